@@ -1,0 +1,1 @@
+"""Alertmanager's routing tree, receivers and inhibition, rendered from the alerting settings."""

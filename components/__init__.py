@@ -1,0 +1,1 @@
+"""Pulumi component resources of the monitoring stack (type tokens `monitoring:<module>:<Name>`)."""

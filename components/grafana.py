@@ -1,0 +1,9 @@
+"""Grafana: its service description deployed on the stack's platform."""
+
+from __future__ import annotations
+
+from components.service import ServiceComponent
+
+
+class Grafana(ServiceComponent):
+    TYPE = "monitoring:grafana:Grafana"

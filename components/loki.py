@@ -1,0 +1,9 @@
+"""Loki: its service description deployed on the stack's platform."""
+
+from __future__ import annotations
+
+from components.service import ServiceComponent
+
+
+class Loki(ServiceComponent):
+    TYPE = "monitoring:loki:Loki"

@@ -1,0 +1,9 @@
+"""Prometheus: its service description deployed on the stack's platform."""
+
+from __future__ import annotations
+
+from components.service import ServiceComponent
+
+
+class Prometheus(ServiceComponent):
+    TYPE = "monitoring:prometheus:Prometheus"

@@ -1,0 +1,9 @@
+"""Promtail: its service description deployed on the stack's platform."""
+
+from __future__ import annotations
+
+from components.service import ServiceComponent
+
+
+class Promtail(ServiceComponent):
+    TYPE = "monitoring:promtail:Promtail"

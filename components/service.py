@@ -1,0 +1,45 @@
+"""The shape every service component shares: a service description deployed on a platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import pulumi
+
+from platforms.docker import DockerPlatform
+from services.spec import ServiceSpec
+
+
+@dataclass
+class ServiceArgs:
+    spec: ServiceSpec
+    platform: DockerPlatform
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    # Services (their deployed resources) that must be healthy first.
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class ServiceComponent(pulumi.ComponentResource):
+    """Base of the per-service components; subclasses set their permanent type token."""
+
+    TYPE: str = ""
+    internal_url: pulumi.Output[str]
+    external_url: pulumi.Output[str | None]
+    container_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(self.TYPE, name, None, opts)
+        spec = args.spec
+        self.spec = spec
+        self.workload = args.platform.deploy(spec, parent=self, secrets=args.secrets, depends_on=args.depends_on)
+        http = spec.ports[0] if spec.ports else None
+        host = str(args.platform.settings.exposure.bind_address)
+        self.internal_url = pulumi.Output.from_input(f"http://{spec.name}:{spec.health.port}")
+        self.external_url = pulumi.Output.from_input(
+            f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{http.published}" if http and http.published else None
+        )
+        self.container_name = self.workload.name
+        self.register_outputs(
+            {"internal_url": self.internal_url, "external_url": self.external_url, "container_name": self.container_name}
+        )

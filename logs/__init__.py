@@ -1,0 +1,1 @@
+"""The log pipeline: Loki's configuration and the log collector's."""

@@ -1,0 +1,1 @@
+"""Platform modules: each turns platform-neutral service descriptions into that platform's resources."""

@@ -1,0 +1,192 @@
+"""The Docker platform: a private network, named volumes, pinned images and hardened containers.
+
+Config documents reach containers as uploads (copied in before start), so the program works against
+a remote Docker host too; secrets are uploads readable only by the service's user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from services.spec import ServiceSpec
+from settings.images import default_image
+from settings.model import StackSettings
+
+SECRETS_DIR = "/run/secrets"
+PROBE_KIT_DIR = "/opt/probe-kit"
+LABEL_SERVICE = "monitoring.service"
+LABEL_STACK = "monitoring.stack"
+LABEL_CONFIG_DIR = "monitoring.config_dir"
+LABEL_ROLE = "monitoring.role"
+
+
+def docker_log_size(size: str) -> str:
+    """`10MB` -> `10m`: Docker's json-file driver spells sizes with k/m/g."""
+    number, unit = size[:-2] or size[:-1], size[-2:].upper()
+    return {"KB": f"{number}k", "MB": f"{number}m", "GB": f"{number}g"}.get(unit, size.rstrip("B"))
+
+
+def health_test(spec: ServiceSpec) -> list[str]:
+    url = f"http://127.0.0.1:{spec.health.port}{spec.health.path}"
+    wget = ["wget"] if spec.image_has_wget else [f"{PROBE_KIT_DIR}/busybox", "wget"]
+    return ["CMD", *wget, "-q", "-O", "/dev/null", "-T", str(spec.health.timeout_s), url]
+
+
+@dataclass
+class DockerPlatform:
+    """Shared Docker resources of one stack, created once, used by every service component."""
+
+    settings: StackSettings
+    network: docker.Network
+    probe_kit: docker.Container | None
+    probe_kit_volume: docker.Volume | None
+
+    @classmethod
+    def create(cls, settings: StackSettings, parent: pulumi.Resource, needs_probe_kit: bool) -> "DockerPlatform":
+        prefix = settings.prefix
+        opts = pulumi.ResourceOptions(parent=parent)
+        network = docker.Network(
+            "network",
+            name=f"{prefix}-net",
+            driver="bridge",
+            labels=[docker.NetworkLabelArgs(label=LABEL_STACK, value=settings.environment)],
+            opts=opts,
+        )
+        kit = kit_volume = None
+        if needs_probe_kit:
+            # Images without an HTTP client (distroless, scratch) get a static busybox for their health
+            # check, copied once into a volume they mount read-only.
+            kit_volume = docker.Volume(
+                "probe-kit",
+                name=f"{prefix}-probe-kit",
+                labels=[docker.VolumeLabelArgs(label=LABEL_STACK, value=settings.environment)],
+                opts=opts,
+            )
+            kit_image = docker.RemoteImage("probe-kit-image", name=default_image("probe_kit"), keep_locally=True, opts=opts)
+            kit = docker.Container(
+                "probe-kit",
+                name=f"{prefix}-probe-kit",
+                image=kit_image.image_id,
+                command=["cp", "/bin/busybox", f"{PROBE_KIT_DIR}/busybox"],
+                mounts=[docker.ContainerMountArgs(target=PROBE_KIT_DIR, type="volume", source=kit_volume.name)],
+                # A one-shot init job: it exits once the copy is done and is not restarted.
+                must_run=False,
+                restart="no",
+                network_mode="none",
+                memory=32,
+                cpus="0.1",
+                capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+                security_opts=["no-new-privileges:true"],
+                labels=_labels(settings, "probe-kit", role="init"),
+                opts=opts,
+            )
+        return cls(settings, network, kit, kit_volume)
+
+    def deploy(
+        self,
+        spec: ServiceSpec,
+        parent: pulumi.Resource,
+        secrets: Mapping[str, pulumi.Output[str]],
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> docker.Container:
+        settings = self.settings
+        prefix = settings.prefix
+        opts = pulumi.ResourceOptions(parent=parent)
+        image = docker.RemoteImage(f"{spec.name}-image", name=spec.image, keep_locally=True, opts=opts)
+
+        mounts: list[docker.ContainerMountArgs] = []
+        for volume_spec in spec.volumes:
+            protect = settings.protect_state and volume_spec.stateful
+            volume = docker.Volume(
+                f"{spec.name}-{volume_spec.name}",
+                name=f"{prefix}-{spec.name}-{volume_spec.name}",
+                labels=[
+                    docker.VolumeLabelArgs(label=LABEL_STACK, value=settings.environment),
+                    docker.VolumeLabelArgs(label=LABEL_SERVICE, value=spec.name),
+                ],
+                opts=pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect),
+            )
+            mounts.append(docker.ContainerMountArgs(target=volume_spec.mount_path, type="volume", source=volume.name))
+        for host_mount in spec.host_mounts:
+            mounts.append(
+                docker.ContainerMountArgs(
+                    target=host_mount.mount_path, type="bind", source=host_mount.host_path, read_only=True
+                )
+            )
+        waits_for = list(depends_on)
+        if not spec.image_has_wget and self.probe_kit is not None:
+            mounts.append(
+                docker.ContainerMountArgs(
+                    target=PROBE_KIT_DIR, type="volume", source=self.probe_kit_volume.name, read_only=True
+                )
+            )
+            waits_for.append(self.probe_kit)
+
+        uploads = [
+            docker.ContainerUploadArgs(file=f"{spec.config_dir}/{f.relpath}", content=f.content, permissions="0444")
+            for f in spec.files
+        ]
+        owner = (spec.security.user or "0").split(":")[0]
+        uploads += [
+            docker.ContainerUploadArgs(
+                file=f"{SECRETS_DIR}/{s.file_name}", content=secrets[s.secret_key], owner=owner, permissions="0400"
+            )
+            for s in spec.secret_files
+        ]
+        health = spec.health
+        return docker.Container(
+            spec.name,
+            name=f"{prefix}-{spec.name}",
+            image=image.image_id,
+            command=list(spec.command) or None,
+            envs=[f"{key}={value}" for key, value in sorted(spec.env.items())],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=port.container_port, external=port.published, ip=str(settings.exposure.bind_address)
+                )
+                for port in spec.ports
+                if port.published is not None
+            ],
+            mounts=mounts,
+            uploads=uploads,
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=health_test(spec),
+                interval=f"{health.interval_s}s",
+                timeout=f"{health.timeout_s}s",
+                retries=health.retries,
+                start_period=f"{health.start_period_s}s",
+            ),
+            # `pulumi up` waits for the health check to pass, so dependants start after a healthy service.
+            wait=True,
+            wait_timeout=health.start_period_s + health.retries * health.interval_s + 60,
+            restart="unless-stopped",
+            memory=spec.resources.memory_mb,
+            memory_swap=spec.resources.memory_mb,
+            cpus=f"{spec.resources.cpus:g}",
+            user=spec.security.user,
+            capabilities=docker.ContainerCapabilitiesArgs(drops=list(spec.security.drop_capabilities)),
+            security_opts=["no-new-privileges:true"] if spec.security.no_new_privileges else [],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[spec.name])],
+            log_driver="json-file",
+            log_opts={
+                "max-size": docker_log_size(settings.docker.log_max_size),
+                "max-file": str(settings.docker.log_max_files),
+            },
+            labels=_labels(settings, spec.name, config_dir=spec.config_dir),
+            # Graceful shutdown: SIGTERM, then this long before SIGKILL (TSDB and WAL flushes).
+            stop_signal="SIGTERM",
+            stop_timeout=30,
+            destroy_grace_seconds=30,
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=waits_for),
+        )
+
+
+def _labels(settings: StackSettings, service: str, config_dir: str | None = None, role: str = "service") -> list[Any]:
+    labels = {LABEL_STACK: settings.environment, LABEL_SERVICE: service, LABEL_ROLE: role}
+    if config_dir:
+        labels[LABEL_CONFIG_DIR] = config_dir
+    return [docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(labels.items())]

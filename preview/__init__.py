@@ -1,0 +1,1 @@
+"""Offline preview: the real Pulumi program under the SDK's mock engine (no CLI, account or Docker)."""

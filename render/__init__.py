@@ -1,0 +1,1 @@
+"""Pure renderers: settings (and endpoints) in, plain documents out. No Pulumi here."""

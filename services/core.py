@@ -1,0 +1,160 @@
+"""The core services: Prometheus, Alertmanager, Grafana, Loki and the log collector."""
+
+from __future__ import annotations
+
+from alerting.alertmanager import render_alertmanager_config
+from logs.loki import DATA_DIR as LOKI_DATA_DIR
+from logs.loki import render_loki_config
+from logs.promtail import DOCKER_SOCKET, POSITIONS_DIR, render_promtail_config
+from render.grafana import SECRETS_DIR, render_grafana_ini
+from render.prometheus import prometheus_command, render_prometheus_config
+from render.serialize import to_ini, to_yaml
+from rules import render_rule_files
+from services.spec import (
+    ConfigFile,
+    HostMount,
+    HttpHealthCheck,
+    PortSpec,
+    Resources,
+    SecretFile,
+    Security,
+    ServiceSpec,
+    VolumeSpec,
+)
+from services.topology import CONTAINER_PORTS, Endpoints, internal_endpoints
+from settings.images import image_has_wget
+from settings.model import StackSettings
+from settings.types import Resources as ResourceSettings
+
+# The images' own unprivileged users (uid:gid), kept explicit so a policy can check them.
+NOBODY = "65534:65534"
+
+
+def _resources(resources: ResourceSettings) -> Resources:
+    return Resources(cpus=resources.cpus, memory_mb=resources.memory_mb)
+
+
+def _published(settings: StackSettings, service: str) -> tuple[PortSpec, ...]:
+    return (PortSpec("http", CONTAINER_PORTS[service], settings.host_port(service)),)
+
+
+def prometheus_service(settings: StackSettings, endpoints: Endpoints) -> ServiceSpec:
+    port = CONTAINER_PORTS["prometheus"]
+    config_dir = "/etc/prometheus"
+    rule_files = tuple(
+        ConfigFile(f"rules/{name}", to_yaml(document)) for name, document in sorted(render_rule_files(settings).items())
+    )
+    return ServiceSpec(
+        name="prometheus",
+        image=settings.prometheus.image,
+        command=tuple(prometheus_command(settings, f"{config_dir}/prometheus.yml", "/prometheus", port)),
+        config_dir=config_dir,
+        files=(ConfigFile("prometheus.yml", to_yaml(render_prometheus_config(settings, endpoints))), *rule_files),
+        ports=_published(settings, "prometheus"),
+        volumes=(VolumeSpec("data", "/prometheus"),),
+        health=HttpHealthCheck(port, "/-/ready", start_period_s=60),
+        resources=_resources(settings.prometheus.resources),
+        security=Security(user=NOBODY),
+        image_has_wget=image_has_wget("prometheus", settings.prometheus.image),
+        depends_on=("alertmanager",),
+    )
+
+
+def alertmanager_service(settings: StackSettings) -> ServiceSpec:
+    port = CONTAINER_PORTS["alertmanager"]
+    config_dir = "/etc/alertmanager"
+    return ServiceSpec(
+        name="alertmanager",
+        image=settings.alertmanager.image,
+        command=(
+            f"--config.file={config_dir}/alertmanager.yml",
+            "--storage.path=/alertmanager",
+            f"--data.retention={settings.alertmanager.data_retention}",
+            f"--web.listen-address=:{port}",
+            # A single instance: no gossip mesh to listen on.
+            "--cluster.listen-address=",
+        ),
+        config_dir=config_dir,
+        files=(ConfigFile("alertmanager.yml", to_yaml(render_alertmanager_config(settings))),),
+        ports=_published(settings, "alertmanager"),
+        volumes=(VolumeSpec("data", "/alertmanager"),),
+        health=HttpHealthCheck(port, "/-/ready"),
+        resources=_resources(settings.alertmanager.resources),
+        security=Security(user=NOBODY),
+        image_has_wget=image_has_wget("alertmanager", settings.alertmanager.image),
+    )
+
+
+def grafana_service(settings: StackSettings) -> ServiceSpec:
+    port = CONTAINER_PORTS["grafana"]
+    config_dir = "/etc/grafana"
+    return ServiceSpec(
+        name="grafana",
+        image=settings.grafana.image,
+        command=(),
+        config_dir=config_dir,
+        files=(ConfigFile("grafana.ini", to_ini(render_grafana_ini(settings, port))),),
+        secret_files=(SecretFile("grafana_admin_password", "grafana_admin_password"),),
+        env={"GF_PATHS_CONFIG": f"{config_dir}/grafana.ini"},
+        ports=_published(settings, "grafana"),
+        volumes=(VolumeSpec("data", "/var/lib/grafana"),),
+        health=HttpHealthCheck(port, "/api/health", start_period_s=60),
+        resources=_resources(settings.grafana.resources),
+        # The grafana image's own user and group.
+        security=Security(user="472:0"),
+        image_has_wget=image_has_wget("grafana", settings.grafana.image),
+        depends_on=("prometheus", "loki"),
+    )
+
+
+def loki_service(settings: StackSettings, endpoints: Endpoints) -> ServiceSpec:
+    port = CONTAINER_PORTS["loki"]
+    config_dir = "/etc/loki"
+    return ServiceSpec(
+        name="loki",
+        image=settings.loki.image,
+        command=(f"-config.file={config_dir}/loki.yml",),
+        config_dir=config_dir,
+        files=(ConfigFile("loki.yml", to_yaml(render_loki_config(settings, endpoints, port))),),
+        ports=_published(settings, "loki"),
+        volumes=(VolumeSpec("data", LOKI_DATA_DIR),),
+        health=HttpHealthCheck(port, "/ready", start_period_s=60),
+        resources=_resources(settings.loki.resources),
+        # The loki image's own unprivileged user.
+        security=Security(user="10001:10001"),
+        image_has_wget=image_has_wget("loki", settings.loki.image),
+    )
+
+
+def promtail_service(settings: StackSettings, endpoints: Endpoints) -> ServiceSpec:
+    port = CONTAINER_PORTS["promtail"]
+    config_dir = "/etc/promtail"
+    return ServiceSpec(
+        name="promtail",
+        image=settings.promtail.image,
+        command=(f"-config.file={config_dir}/promtail.yml",),
+        config_dir=config_dir,
+        files=(ConfigFile("promtail.yml", to_yaml(render_promtail_config(settings, endpoints, port))),),
+        volumes=(VolumeSpec("positions", POSITIONS_DIR),),
+        host_mounts=(HostMount(settings.docker.socket_path, DOCKER_SOCKET),),
+        health=HttpHealthCheck(port, "/ready"),
+        resources=_resources(settings.promtail.resources),
+        security=Security(
+            user="0:0",
+            exception="reads container logs through the Docker socket, which only root may open",
+        ),
+        image_has_wget=image_has_wget("promtail", settings.promtail.image),
+        depends_on=("loki",),
+    )
+
+
+def core_services(settings: StackSettings, endpoints: Endpoints | None = None) -> dict[str, ServiceSpec]:
+    """Every core service of a stack, keyed by name, in start order."""
+    endpoints = endpoints or internal_endpoints()
+    return {
+        "alertmanager": alertmanager_service(settings),
+        "prometheus": prometheus_service(settings, endpoints),
+        "loki": loki_service(settings, endpoints),
+        "promtail": promtail_service(settings, endpoints),
+        "grafana": grafana_service(settings),
+    }

@@ -1,0 +1,158 @@
+"""The typed model of everything a stack can set, under the `monitoring:` config namespace.
+
+Defaults are the staging values of seed 001 (Grafana 23000, Prometheus 23001, Loki 23002; 30 s
+scrape and evaluation; 30 days of metrics and logs). `Pulumi.prod.yaml` sets its own values.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from settings.alerting import AlertingSettings
+from settings.errors import FieldProblem
+from settings.images import default_image
+from settings.types import ByteSize, Duration, ImageRef, LabelName, Name, Port, Resources, Strict, duration_seconds
+
+PUBLISHABLE = ("grafana", "prometheus", "loki", "alertmanager")
+
+
+class ExposureSettings(Strict):
+    # Host address that published ports bind to: loopback unless a stack deliberately opens them.
+    bind_address: IPv4Address = IPv4Address("127.0.0.1")
+    # Which services get a host port at all; the rest are reachable only on the internal network.
+    publish: tuple[Literal["grafana", "prometheus", "loki", "alertmanager"], ...] = PUBLISHABLE
+
+
+class DockerSettings(Strict):
+    # Docker's json-file log rotation for every container of the stack.
+    log_max_size: ByteSize = "10MB"
+    log_max_files: int = Field(default=3, ge=1, le=100)
+    # Socket the log collector reads container logs from (mounted read-only).
+    socket_path: str = "/var/run/docker.sock"
+
+
+class PrometheusSettings(Strict):
+    image: ImageRef = default_image("prometheus")
+    port: Port = 23001
+    scrape_interval: Duration = "30s"
+    scrape_timeout: Duration = "10s"
+    evaluation_interval: Duration = "30s"
+    retention: Duration = "30d"
+    # Optional cap on TSDB size; whichever of time or size is reached first applies.
+    retention_size: ByteSize | None = None
+    # Extra labels on every series and alert leaving this Prometheus (env is always added).
+    external_labels: dict[LabelName, str] = Field(default_factory=dict)
+    resources: Resources = Resources(cpus=1.0, memory_mb=2048)
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> "PrometheusSettings":
+        if duration_seconds(self.scrape_timeout) > duration_seconds(self.scrape_interval):
+            raise FieldProblem(
+                "scrape_timeout", self.scrape_timeout, f"is longer than scrape_interval {self.scrape_interval}"
+            )
+        return self
+
+
+class AlertmanagerSettings(Strict):
+    image: ImageRef = default_image("alertmanager")
+    port: Port = 23003
+    # How long resolved alerts and silences are kept.
+    data_retention: Duration = "120h"
+    resources: Resources = Resources(cpus=0.25, memory_mb=256)
+
+
+class GrafanaSettings(Strict):
+    image: ImageRef = default_image("grafana")
+    port: Port = 23000
+    admin_user: Name = "admin"
+    # Where the Pulumi grafana provider (and users) reach Grafana; defaults to the published port.
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/.*)?$")
+    # Sessions end after this much inactivity, and in any case after the maximum lifetime.
+    session_inactive: Duration = "1h"
+    session_max_lifetime: Duration = "24h"
+    resources: Resources = Resources(cpus=0.5, memory_mb=512)
+
+
+class LokiLimits(Strict):
+    ingestion_rate_mb: float = Field(default=8, gt=0, le=1024)
+    ingestion_burst_mb: float = Field(default=16, gt=0, le=2048)
+    max_streams_per_tenant: int = Field(default=10000, ge=100, le=1_000_000)
+    max_line_size_kb: int = Field(default=256, ge=1, le=16384)
+    max_query_series: int = Field(default=5000, ge=100, le=1_000_000)
+    max_query_length: Duration = "721h"
+    query_timeout: Duration = "1m"
+    max_query_parallelism: int = Field(default=16, ge=1, le=512)
+    split_queries_by_interval: Duration = "1h"
+
+
+class LokiSettings(Strict):
+    image: ImageRef = default_image("loki")
+    port: Port = 23002
+    retention: Duration = "30d"
+    limits: LokiLimits = LokiLimits()
+    resources: Resources = Resources(cpus=1.0, memory_mb=1024)
+
+    @model_validator(mode="after")
+    def _retention_in_days(self) -> "LokiSettings":
+        # Loki's compactor deletes by whole index periods (24h).
+        if duration_seconds(self.retention) % 86400:
+            raise FieldProblem("retention", self.retention, "is not a whole number of days (Loki deletes by 24h periods)")
+        return self
+
+
+class PromtailSettings(Strict):
+    image: ImageRef = default_image("promtail")
+    resources: Resources = Resources(cpus=0.25, memory_mb=256)
+
+
+class StackSettings(Strict):
+    platform: Literal["docker"] = "docker"
+    # Value of the `env` label on every series and alert; defaults to the stack name.
+    environment: Name
+    # Prefix of container, volume and network names, so several stacks can share one Docker host.
+    name_prefix: Name | None = None
+    # Protect stateful volumes from `pulumi destroy` and keep them if removed from the program.
+    protect_state: bool = False
+    exposure: ExposureSettings = ExposureSettings()
+    docker: DockerSettings = DockerSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
+    alertmanager: AlertmanagerSettings = AlertmanagerSettings()
+    grafana: GrafanaSettings = GrafanaSettings()
+    loki: LokiSettings = LokiSettings()
+    promtail: PromtailSettings = PromtailSettings()
+    alerting: AlertingSettings = AlertingSettings()
+
+    @property
+    def prefix(self) -> str:
+        return self.name_prefix or f"monitoring-{self.environment}"
+
+    def host_port(self, service: str) -> int | None:
+        """The published host port of a service, or None when it is internal only."""
+        if service not in self.exposure.publish:
+            return None
+        return getattr(self, service).port
+
+    @property
+    def grafana_url(self) -> str:
+        if self.grafana.url:
+            return self.grafana.url.rstrip("/")
+        return f"http://{self.exposure.bind_address if str(self.exposure.bind_address) != '0.0.0.0' else '127.0.0.1'}:{self.grafana.port}"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "StackSettings":
+        seen: dict[int, str] = {}
+        for service in self.exposure.publish:
+            port = getattr(self, service).port
+            if port in seen:
+                raise FieldProblem(f"{service}.port", port, f"is already the host port of {seen[port]}; host ports must differ")
+            seen[port] = service
+        if "grafana" not in self.exposure.publish and not self.grafana.url:
+            raise FieldProblem(
+                "exposure.publish",
+                list(self.exposure.publish),
+                "leaves Grafana unpublished and grafana.url is unset: Pulumi could not reach Grafana to provision it",
+            )
+        return self

@@ -1,0 +1,21 @@
+"""Entry point of the Pulumi program: load settings, declare the stack, export its URLs."""
+
+import sys
+from pathlib import Path
+
+# The CLI runs this file from stack/; the project's packages live one level up.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi  # noqa: E402
+
+from components.stack import MonitoringStack, MonitoringStackArgs  # noqa: E402
+from settings import load_settings  # noqa: E402
+
+loaded = load_settings()
+stack = MonitoringStack("monitoring", MonitoringStackArgs(settings=loaded.settings, secrets=loaded.secrets))
+
+pulumi.export("environment", loaded.settings.environment)
+pulumi.export("grafana_url", stack.grafana_url)
+pulumi.export("prometheus_url", stack.prometheus_url)
+pulumi.export("loki_url", stack.loki_url)
+pulumi.export("alertmanager_url", stack.alertmanager_url)
