@@ -109,7 +109,7 @@ def format_validation_error(model: type[BaseModel], exc: ValidationError) -> lis
         key = config_key(path)
         problem = (error.get("ctx") or {}).get("error")
         if isinstance(problem, FieldProblem):
-            key = config_key(path + tuple(problem.field.split(".")))
+            key = config_key(path + tuple(int(p) if p.isdigit() else p for p in problem.field.split(".")))
             lines.append(f"{key}: {show(problem.value)} {problem.message}")
         elif error["type"] == "extra_forbidden":
             owner = _model_at(model, path[:-1])

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from settings.alerting import AlertingSettings
 from settings.errors import FieldProblem
+from settings.exporters import ExportersSettings
 from settings.images import default_image
 from settings.types import ByteSize, Duration, ImageRef, LabelName, Name, Port, Resources, Strict, duration_seconds
 
@@ -123,6 +124,7 @@ class StackSettings(Strict):
     grafana: GrafanaSettings = GrafanaSettings()
     loki: LokiSettings = LokiSettings()
     promtail: PromtailSettings = PromtailSettings()
+    exporters: ExportersSettings = ExportersSettings()
     alerting: AlertingSettings = AlertingSettings()
 
     @property

@@ -1,0 +1,87 @@
+"""Per-exporter rollout settings: each exporter is `mock`, `shadow`, `real` or `off`.
+
+The rollout replaces mocks one exporter at a time in the seed's order (node, then container, then
+GPU, then LLM); a stack that puts a later exporter ahead of an earlier one is rejected unless
+`allow_out_of_order` says the team means it. Rolling back is changing one `mode`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from settings.errors import FieldProblem
+from settings.types import Duration, ImageRef, Strict
+
+Mode = Literal["mock", "shadow", "real", "off"]
+# How far along the rollout a mode is: shadow runs the real exporter next to the mock.
+PROGRESS = {"off": -1, "mock": 0, "shadow": 1, "real": 2}
+ROLLOUT_ORDER = ("node", "cadvisor", "dcgm", "vllm")
+TARGET_PATTERN = r"^[A-Za-z0-9._-]+:\d{1,5}$"
+
+
+class ExporterSettings(Strict):
+    mode: Mode = "mock"
+    # Extra real targets (host:port) not deployed by this stack, e.g. other hosts or vLLM servers.
+    targets: tuple[str, ...] = ()
+    # Override of the catalog's pinned image of the real exporter.
+    image: ImageRef | None = None
+    # Override of the scrape interval class (infrastructure 30s, llm 60s, slow 5m).
+    scrape_interval: Duration | None = None
+
+    @model_validator(mode="after")
+    def _targets_are_addresses(self) -> "ExporterSettings":
+        import re
+
+        for index, target in enumerate(self.targets):
+            if not re.match(TARGET_PATTERN, target):
+                raise FieldProblem(f"targets.{index}", target, "is not a host:port target")
+        return self
+
+
+class RealOnlyExporterSettings(ExporterSettings):
+    """Exporters without a mock: only `real` or `off`."""
+
+    mode: Literal["real", "off"] = "off"
+
+
+class MockImageSettings(Strict):
+    # Registry the mock exporter image is pushed to for clusters; empty keeps it local (Docker).
+    registry: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*$")
+    tag: str = Field(default="0.1.0", pattern=r"^[0-9A-Za-z._-]{1,64}$")
+
+
+class ExportersSettings(Strict):
+    node: ExporterSettings = ExporterSettings()
+    cadvisor: ExporterSettings = ExporterSettings()
+    dcgm: ExporterSettings = ExporterSettings()
+    vllm: ExporterSettings = ExporterSettings()
+    postgres: RealOnlyExporterSettings = RealOnlyExporterSettings()
+    redis: RealOnlyExporterSettings = RealOnlyExporterSettings()
+    blackbox: RealOnlyExporterSettings = RealOnlyExporterSettings(mode="real")
+    pushgateway: RealOnlyExporterSettings = RealOnlyExporterSettings(mode="real")
+    # Accept a rollout state that breaks the seed's order (e.g. GPU real while node is still mock).
+    allow_out_of_order: bool = False
+    mock_image: MockImageSettings = MockImageSettings()
+
+    def mode(self, exporter: str) -> str:
+        return getattr(self, exporter).mode
+
+    @model_validator(mode="after")
+    def _rollout_order(self) -> "ExportersSettings":
+        if self.allow_out_of_order:
+            return self
+        for earlier_index, earlier in enumerate(ROLLOUT_ORDER):
+            for later in ROLLOUT_ORDER[earlier_index + 1 :]:
+                earlier_mode, later_mode = self.mode(earlier), self.mode(later)
+                if earlier_mode == "off" or later_mode == "off":
+                    continue
+                if PROGRESS[later_mode] > PROGRESS[earlier_mode]:
+                    raise FieldProblem(
+                        f"{later}.mode",
+                        later_mode,
+                        f"is ahead of {earlier}.mode {earlier_mode!r}: the rollout goes "
+                        f"{' -> '.join(ROLLOUT_ORDER)}; move {earlier} first or set exporters.allow_out_of_order: true",
+                    )
+        return self
