@@ -62,7 +62,7 @@ def add_missing_secrets(stack: str, flat: dict[str, str], secret_keys: list[str]
     return notices
 
 
-def run(stack: str, config_file: Path, out_dir: Path, quiet: bool = False) -> int:
+def run(stack: str, config_file: Path, out_dir: Path, quiet: bool = False, strict_secrets: bool = False) -> int:
     import pulumi
     from pulumi.runtime.settings import get_root_resource
     from pulumi.runtime.stack import run_pulumi_func
@@ -76,7 +76,8 @@ def run(stack: str, config_file: Path, out_dir: Path, quiet: bool = False) -> in
         print(f"error: {config_file} does not exist (stacks: staging, prod)", file=sys.stderr)
         return 2
     flat, secret_keys, notices = read_stack_config(config_file)
-    notices += add_missing_secrets(stack, flat, secret_keys)
+    if not strict_secrets:
+        notices += add_missing_secrets(stack, flat, secret_keys)
     for notice in notices:
         print(f"notice: {notice}", file=sys.stderr)
 
@@ -107,10 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-file", type=Path, help="stack config (default Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="output directory (default build/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="do not print the resource tree")
+    parser.add_argument(
+        "--strict-secrets", action="store_true", help="fail on a missing secret as `pulumi preview` does (no placeholder)"
+    )
     args = parser.parse_args(argv)
     config_file = args.config_file or ROOT / f"Pulumi.{args.stack}.yaml"
     out_dir = args.out or ROOT / "build" / args.stack
-    return run(args.stack, config_file, out_dir, args.quiet)
+    return run(args.stack, config_file, out_dir, args.quiet, args.strict_secrets)
 
 
 if __name__ == "__main__":
