@@ -1,0 +1,1 @@
+"""Exporter catalog, metric contracts and the tools that check expositions against them."""

@@ -1,0 +1,172 @@
+"""Metric contracts: the families of each exporter the stack relies on, as typed data.
+
+Each `<exporter>.yaml` next to this file lists the families (name, type, label names without
+`le`/`quantile`, help) of the pinned upstream version, with a provenance line. Where the older
+build Debian 12 ships differs, a family says so (`debian_absent`, or the `debian_labels` it serves
+instead) with the reason; `Contract.as_served_by_debian()` applies exactly those differences, so
+the real-exporter tests skip nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+import yaml
+
+from exporters.exposition import Family, parse
+
+CONTRACT_DIR = Path(__file__).resolve().parent
+FAMILY_TYPES = frozenset({"counter", "gauge", "histogram", "summary", "untyped"})
+DEFAULT_ENDPOINT = "/metrics"
+
+
+@dataclass(frozen=True)
+class MetricFamily:
+    name: str
+    type: str
+    labels: frozenset[str]
+    help: str
+    endpoint: str = DEFAULT_ENDPOINT
+    debian_absent: bool = False
+    debian_labels: frozenset[str] | None = None
+    debian_reason: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Contract:
+    exporter: str
+    upstream_version: str
+    families: tuple[MetricFamily, ...]
+    provenance: str = ""
+    debian_version: str | None = None
+
+    def family(self, name: str) -> MetricFamily:
+        for family in self.families:
+            if family.name == name:
+                return family
+        raise KeyError(f"{self.exporter} contract has no family {name}")
+
+    def names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.families)
+
+    def for_endpoint(self, endpoint: str) -> "Contract":
+        return replace(self, families=tuple(f for f in self.families if f.endpoint == endpoint))
+
+    def as_served_by_debian(self) -> "Contract":
+        """The contract as the Debian 12 build serves it: declared differences applied, no others."""
+        families = tuple(
+            replace(f, labels=f.debian_labels) if f.debian_labels is not None else f
+            for f in self.families
+            if not f.debian_absent
+        )
+        return replace(self, families=families, upstream_version=f"{self.debian_version} (Debian)")
+
+
+def _family(raw: dict, exporter: str) -> MetricFamily:
+    unknown = set(raw) - {
+        "name", "type", "labels", "help", "endpoint", "debian_absent", "debian_labels",
+        "debian_reason", "note",
+    }
+    if unknown:
+        raise ValueError(f"{exporter}: family {raw.get('name')} has unknown keys {sorted(unknown)}")
+    if raw["type"] not in FAMILY_TYPES:
+        raise ValueError(f"{exporter}: family {raw['name']} has unknown type {raw['type']!r}")
+    differs_on_debian = raw.get("debian_absent", False) or "debian_labels" in raw
+    if differs_on_debian and not raw.get("debian_reason"):
+        raise ValueError(f"{exporter}: family {raw['name']} differs on Debian without a reason")
+    debian_labels = raw.get("debian_labels")
+    return MetricFamily(
+        name=raw["name"],
+        type=raw["type"],
+        labels=frozenset(raw["labels"]),
+        help=raw["help"],
+        endpoint=raw.get("endpoint", DEFAULT_ENDPOINT),
+        debian_absent=bool(raw.get("debian_absent", False)),
+        debian_labels=frozenset(debian_labels) if debian_labels is not None else None,
+        debian_reason=raw.get("debian_reason", ""),
+        note=raw.get("note", ""),
+    )
+
+
+def load_contract(path: Path) -> Contract:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    exporter = raw["exporter"]
+    if exporter != path.stem:
+        raise ValueError(f"{path.name} declares exporter {exporter!r}")
+    families = tuple(_family(item, exporter) for item in raw["families"])
+    names = [f.name for f in families]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"{exporter}: duplicate families {duplicates}")
+    return Contract(
+        exporter=exporter,
+        upstream_version=raw["upstream_version"],
+        families=families,
+        provenance=raw["provenance"],
+        debian_version=raw.get("debian_version"),
+    )
+
+
+def _load_all() -> Mapping[str, Contract]:
+    contracts = {path.stem: load_contract(path) for path in sorted(CONTRACT_DIR.glob("*.yaml"))}
+    return MappingProxyType(contracts)
+
+
+CONTRACTS: Mapping[str, Contract] = _load_all()
+
+
+def sample_names(family: MetricFamily) -> tuple[str, ...]:
+    """The sample names a family is exposed under (counters keep their name as declared)."""
+    if family.type == "histogram":
+        return (f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count")
+    if family.type == "summary":
+        return (family.name, f"{family.name}_sum", f"{family.name}_count")
+    return (family.name,)
+
+
+def all_metric_names() -> frozenset[str]:
+    """Every sample name of every contract: what rules and dashboards may refer to."""
+    return frozenset(
+        name
+        for contract in CONTRACTS.values()
+        for family in contract.families
+        for name in sample_names(family)
+    )
+
+
+def check_families(contract: Contract, served: Mapping[str, Family]) -> list[str]:
+    """One readable line per way the served families break the contract."""
+    problems: list[str] = []
+    for expected in contract.families:
+        actual = served.get(expected.name)
+        where = f"{contract.exporter}: {expected.name}"
+        if actual is None:
+            problems.append(f"{where}: missing family")
+            continue
+        if actual.type != expected.type:
+            problems.append(f"{where}: type is {actual.type}, contract says {expected.type}")
+            continue
+        missing_samples = set(sample_names(expected)) - actual.sample_names()
+        if missing_samples:
+            problems.append(f"{where}: no samples named {', '.join(sorted(missing_samples))}")
+        served_labels = actual.label_names()
+        if missing := expected.labels - served_labels:
+            problems.append(f"{where}: missing labels {', '.join(sorted(missing))}")
+        if extra := served_labels - expected.labels:
+            problems.append(f"{where}: unexpected labels {', '.join(sorted(extra))}")
+    return problems
+
+
+def check_exposition(contract: Contract, text: str, endpoint: str | None = None) -> list[str]:
+    """Parse `text` (one scrape) and list its contract violations; `endpoint` narrows the families
+    checked to those served on that path (blackbox serves probes on /probe)."""
+    selected = contract.for_endpoint(endpoint) if endpoint is not None else contract
+    return check_families(selected, parse(text))
+
+
+def contracts_for(names: Iterable[str]) -> tuple[Contract, ...]:
+    return tuple(CONTRACTS[name] for name in names)

@@ -1,0 +1,100 @@
+"""Command line: python -m mock_exporter --exporter node --listen 127.0.0.1:9100 [--hosts 50]."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+
+import mock_exporter
+from mock_exporter.base import FaultError, HostOptions
+from mock_exporter.registry import SIMULATORS
+from mock_exporter.server import HostServer
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mock_exporter",
+        description="Serve synthetic metrics with the exact names and labels of a real exporter.",
+        epilog="Faults" + mock_exporter.__doc__.split("Faults", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--exporter", required=True, choices=sorted(SIMULATORS))
+    parser.add_argument("--listen", required=True, type=parse_listen, help="HOST:PORT of the first host (port 0: ephemeral)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hosts", type=positive, default=1, help="simulated hosts on consecutive ports")
+    parser.add_argument("--fault", action="append", default=[], metavar="KIND", help="start with this fault (repeatable)")
+    parser.add_argument("--cpus", type=positive, default=8, help="node: CPUs per host (cadvisor: ×4 machine cores)")
+    parser.add_argument("--disks", type=positive, default=2, help="node: block devices per host")
+    parser.add_argument("--interfaces", type=positive, default=2, help="node: network interfaces besides lo")
+    parser.add_argument("--gpus", type=positive, default=8, help="dcgm: GPUs per host")
+    parser.add_argument("--containers", type=positive, default=10, help="cadvisor: containers per host")
+    return parser
+
+
+def start_servers(args: argparse.Namespace) -> list[HostServer]:
+    host, port = args.listen
+    started_at = time.time()
+    servers: list[HostServer] = []
+    try:
+        for index in range(args.hosts):
+            seed = args.seed + index
+            options = HostOptions(
+                seed=seed, started_at=started_at, hostname=f"mock-host-{seed}", cpus=args.cpus,
+                disks=args.disks, interfaces=args.interfaces, gpus=args.gpus, containers=args.containers,
+            )
+            simulator = SIMULATORS[args.exporter](options)
+            for kind in args.fault:
+                simulator.add_fault(started_at, kind, {})
+            servers.append(HostServer((host, port + index if port else 0), simulator))
+    except BaseException:
+        for server in servers:
+            server.server_close()
+        raise
+    return servers
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        servers = start_servers(args)
+    except FaultError as error:
+        print(f"mock_exporter: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"mock_exporter: cannot listen: {error}", file=sys.stderr)
+        return 1
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    for index, server in enumerate(servers):
+        address, bound_port = server.server_address[:2]
+        print(f"listening exporter={args.exporter} host={index} address={address}:{bound_port}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""HTTP serving of simulated hosts: /metrics, /-/healthy and the /-/fault control endpoint."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from mock_exporter.base import FaultError, Simulator
+from mock_exporter.text import CONTENT_TYPE
+
+
+class HostServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+        super().__init__(address, MockHandler)
+        self.simulator = simulator
+        self.lock = threading.Lock()
+
+
+class MockHandler(BaseHTTPRequestHandler):
+    server: HostServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Silence per-request logging: a scrape every few seconds would flood stderr."""
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, payload: dict[str, Any]) -> None:
+        self._send(status, (json.dumps(payload, sort_keys=True) + "\n").encode(), "application/json")
+
+    def _fault_state(self) -> dict[str, Any]:
+        simulator = self.server.simulator
+        return {
+            "exporter": simulator.exporter,
+            "active": {kind: {"since": f.since, **f.params} for kind, f in sorted(simulator.faults.items())},
+            "available": sorted(simulator.fault_kinds | {"down"}),
+        }
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        path = urlsplit(self.path).path
+        if path == "/metrics":
+            self._metrics()
+        elif path == "/-/healthy":
+            self._send(HTTPStatus.OK, b"OK\n")
+        elif path == "/-/fault":
+            with self.server.lock:
+                self._json(HTTPStatus.OK, self._fault_state())
+        elif path == "/":
+            self._send(HTTPStatus.OK, f"mock {self.server.simulator.exporter} exporter: /metrics\n".encode())
+        else:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n")
+
+    do_HEAD = do_GET
+
+    def _metrics(self) -> None:
+        simulator = self.server.simulator
+        with self.server.lock:
+            down = simulator.faults.get("down")
+            body = None if down else simulator.render(time.time()).encode()
+        if down is None:
+            self._send(HTTPStatus.OK, body or b"", CONTENT_TYPE)
+        elif down.params.get("mode", "503") == "close":
+            self.close_connection = True
+            self.connection.close()
+        else:
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"mock exporter is down (fault)\n")
+
+    def do_POST(self) -> None:  # noqa: N802
+        if urlsplit(self.path).path != "/-/fault":
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            request = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(request, dict) or not isinstance(request.get("kind"), str):
+                raise FaultError('body must be a JSON object with a string "kind"')
+            params = {k: v for k, v in request.items() if k != "kind"}
+            with self.server.lock:
+                self.server.simulator.add_fault(time.time(), request["kind"], params)
+                state = self._fault_state()
+        except (ValueError, FaultError) as error:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+            return
+        self._json(HTTPStatus.OK, state)
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        if parts.path != "/-/fault":
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n")
+            return
+        kind = parse_qs(parts.query).get("kind", [None])[0]
+        try:
+            with self.server.lock:
+                self.server.simulator.clear_faults(time.time(), kind)
+                state = self._fault_state()
+        except FaultError as error:
+            self._json(HTTPStatus.NOT_FOUND, {"error": str(error)})
+            return
+        self._json(HTTPStatus.OK, state)
