@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import pulumi
+import pulumi_docker as docker
 
 from platforms.docker import DockerPlatform
 from services.spec import ServiceSpec
@@ -18,6 +19,8 @@ class ServiceArgs:
     secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     # Services (their deployed resources) that must be healthy first.
     depends_on: Sequence[pulumi.Resource] = ()
+    # The image built from this repository, for services described with `built_image`.
+    built_image: docker.Image | None = None
 
 
 class ServiceComponent(pulumi.ComponentResource):
@@ -32,10 +35,13 @@ class ServiceComponent(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         spec = args.spec
         self.spec = spec
-        self.workload = args.platform.deploy(spec, parent=self, secrets=args.secrets, depends_on=args.depends_on)
+        self.workload = args.platform.deploy(
+            spec, parent=self, secrets=args.secrets, depends_on=args.depends_on, built_image=args.built_image
+        )
         http = spec.ports[0] if spec.ports else None
         host = str(args.platform.settings.exposure.bind_address)
-        self.internal_url = pulumi.Output.from_input(f"http://{spec.name}:{spec.health.port}")
+        internal_host = args.platform.settings.docker.gateway if spec.security.host_network else spec.name
+        self.internal_url = pulumi.Output.from_input(f"http://{internal_host}:{spec.health.port}")
         self.external_url = pulumi.Output.from_input(
             f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{http.published}" if http and http.published else None
         )

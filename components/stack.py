@@ -8,14 +8,19 @@ from typing import Mapping
 import pulumi
 
 from components.alertmanager import Alertmanager
+from components.alloy import Alloy
 from components.grafana import Grafana
+from components.exporter import Exporter, MockExporter
+from components.grafana_dashboards import GrafanaDashboards, GrafanaDashboardsArgs
 from components.grafana_datasources import GrafanaDatasources, GrafanaDatasourcesArgs
 from components.loki import Loki
+from components.mock_exporter_image import MockExporterImage, MockExporterImageArgs, image_reference, sources_digest
 from components.prometheus import Prometheus
 from components.promtail import Promtail
 from components.service import ServiceArgs, ServiceComponent
 from platforms.docker import DockerPlatform
 from services.core import core_services
+from services.exporters import exporter_services
 from settings.model import StackSettings
 
 COMPONENTS: dict[str, type[ServiceComponent]] = {
@@ -23,6 +28,7 @@ COMPONENTS: dict[str, type[ServiceComponent]] = {
     "prometheus": Prometheus,
     "loki": Loki,
     "promtail": Promtail,
+    "alloy": Alloy,
     "grafana": Grafana,
 }
 
@@ -34,6 +40,8 @@ class MonitoringStackArgs:
 
 
 class MonitoringStack(pulumi.ComponentResource):
+    """The whole stack: core services, exporters per rollout mode, and Grafana's content."""
+
     grafana_url: pulumi.Output[str]
     prometheus_url: pulumi.Output[str | None]
     loki_url: pulumi.Output[str | None]
@@ -43,8 +51,13 @@ class MonitoringStack(pulumi.ComponentResource):
         super().__init__("monitoring:stack:MonitoringStack", name, None, opts)
         settings = args.settings
         specs = core_services(settings)
+        mock_reference = image_reference(settings.exporters.mock_image, sources_digest())
+        exporter_specs = exporter_services(settings, mock_reference)
+        every_spec = [*specs.values(), *exporter_specs.values()]
         platform = DockerPlatform.create(
-            settings, parent=self, needs_probe_kit=any(not spec.image_has_wget for spec in specs.values())
+            settings,
+            parent=self,
+            needs_probe_kit=any(not s.image_has_wget and not s.health_command for s in every_spec),
         )
         self.services: dict[str, ServiceComponent] = {}
         for service_name, spec in specs.items():
@@ -59,6 +72,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        self.exporters = self._exporters(settings, platform, exporter_specs, args.secrets)
         self.datasources = GrafanaDatasources(
             "grafana-datasources",
             GrafanaDatasourcesArgs(
@@ -67,7 +81,13 @@ class MonitoringStack(pulumi.ComponentResource):
                 grafana=self.services["grafana"].workload,
                 prometheus_url=self.services["prometheus"].internal_url,
                 loki_url=self.services["loki"].internal_url,
+                alertmanager_url=self.services["alertmanager"].internal_url,
             ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.dashboards = GrafanaDashboards(
+            "grafana-dashboards",
+            GrafanaDashboardsArgs(settings=settings, datasources=self.datasources),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.grafana_url = pulumi.Output.from_input(settings.grafana_url)
@@ -82,3 +102,27 @@ class MonitoringStack(pulumi.ComponentResource):
                 "alertmanager_url": self.alertmanager_url,
             }
         )
+
+    def _exporters(self, settings, platform, exporter_specs, secrets) -> dict[str, ServiceComponent]:
+        """Real exporters and mocks per the rollout modes; the mock image is built only when a mock runs."""
+        mock_image = None
+        if any(spec.built_image for spec in exporter_specs.values()):
+            mock_image = MockExporterImage(
+                "mock-exporter-image",
+                MockExporterImageArgs(settings.exporters.mock_image),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        components: dict[str, ServiceComponent] = {}
+        for key, spec in exporter_specs.items():
+            component = MockExporter if spec.built_image else Exporter
+            components[key] = component(
+                spec.name,
+                ServiceArgs(
+                    spec=spec,
+                    platform=platform,
+                    secrets=secrets,
+                    built_image=mock_image.image if mock_image and spec.built_image else None,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return components

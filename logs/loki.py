@@ -1,26 +1,84 @@
-"""Loki (single binary): filesystem storage, TSDB schema, compactor-driven retention, limits."""
+"""Loki (single binary): TSDB schema v13, filesystem or S3 storage, compactor-driven retention with
+per-stream overrides, ingestion and query limits, results cache, and the ruler evaluating the log
+alerts (`logs.rules`) against the stack's Alertmanager and writing log-derived series to Prometheus.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from logs.rules import render_log_rule_file
+from render.serialize import to_yaml
 from services.topology import Endpoints
 from settings.model import StackSettings
 from settings.types import duration_seconds
 
 DATA_DIR = "/loki"
+CONFIG_DIR = "/etc/loki"
+# The ruler's local storage: <dir>/<tenant>/<file>.yml. Without auth Loki's single tenant is "fake".
+RULES_DIR = "rules"
+TENANT = "fake"
 # First day of the v13/TSDB schema for stacks created by this project; never change it in place
-# (a schema change is a new entry with a later `from`).
+# (a schema or storage change is a new entry with a later `from`).
 SCHEMA_START = "2024-04-01"
+# The environment variable Loki expands (`-config.expand-env=true`) into the S3 secret key.
+S3_SECRET_ENV = "LOKI_S3_SECRET_ACCESS_KEY"
+S3_SECRET_KEY = "loki_s3_secret_access_key"
 
 
 def hours(duration: str) -> str:
     return f"{int(duration_seconds(duration) // 3600)}h"
 
 
+def _object_store(settings: StackSettings) -> str:
+    return "s3" if settings.logs.s3 else "filesystem"
+
+
+def storage(settings: StackSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(common.storage, storage_config) for the stack's object store."""
+    index = {"active_index_directory": f"{DATA_DIR}/tsdb-index", "cache_location": f"{DATA_DIR}/tsdb-cache"}
+    s3 = settings.logs.s3
+    if s3 is None:
+        return {"filesystem": {"chunks_directory": f"{DATA_DIR}/chunks"}}, {"tsdb_shipper": index}
+    bucket = {
+        "endpoint": s3.endpoint,
+        "bucketnames": s3.bucket,
+        "region": s3.region,
+        "access_key_id": s3.access_key_id,
+        # Only the variable's name: Loki reads the value from its environment at start.
+        "secret_access_key": f"${{{S3_SECRET_ENV}}}",
+        "s3forcepathstyle": s3.force_path_style,
+        "insecure": s3.insecure,
+    }
+    return {"s3": bucket}, {"tsdb_shipper": index, "aws": bucket}
+
+
+def retention_streams(settings: StackSettings) -> list[dict[str, Any]]:
+    return [
+        {"selector": override.selector, "priority": override.priority, "period": hours(override.period)}
+        for override in settings.logs.retention_overrides
+    ]
+
+
 def render_loki_config(settings: StackSettings, endpoints: Endpoints, port: int) -> dict[str, Any]:
     loki = settings.loki
     limits = loki.limits
+    common_storage, storage_config = storage(settings)
+    ruler: dict[str, Any] = {
+        "alertmanager_url": endpoints["alertmanager"].url,
+        "enable_api": True,
+        "evaluation_interval": "1m",
+        "storage": {"type": "local", "local": {"directory": f"{CONFIG_DIR}/{RULES_DIR}"}},
+        "rule_path": f"{DATA_DIR}/ruler-scratch",
+        "ring": {"kvstore": {"store": "inmemory"}},
+        "wal": {"dir": f"{DATA_DIR}/ruler-wal"},
+    }
+    if "prometheus" in endpoints:
+        # Log-derived recording rules become Prometheus series (Prometheus must accept remote write).
+        ruler["remote_write"] = {
+            "enabled": True,
+            "clients": {"prometheus": {"url": f"{endpoints['prometheus'].url}/api/v1/write"}},
+        }
     return {
         "auth_enabled": False,
         "server": {"http_listen_port": port, "grpc_listen_port": 9095, "log_level": "info"},
@@ -29,43 +87,41 @@ def render_loki_config(settings: StackSettings, endpoints: Endpoints, port: int)
             "instance_addr": "127.0.0.1",
             "replication_factor": 1,
             "ring": {"kvstore": {"store": "inmemory"}},
-            "storage": {
-                "filesystem": {"chunks_directory": f"{DATA_DIR}/chunks", "rules_directory": f"{DATA_DIR}/rules"}
-            },
+            "storage": common_storage,
         },
         "schema_config": {
             "configs": [
                 {
                     "from": SCHEMA_START,
                     "store": "tsdb",
-                    "object_store": "filesystem",
+                    "object_store": _object_store(settings),
                     "schema": "v13",
                     "index": {"prefix": "index_", "period": "24h"},
                 }
             ]
         },
-        "storage_config": {
-            "tsdb_shipper": {
-                "active_index_directory": f"{DATA_DIR}/tsdb-index",
-                "cache_location": f"{DATA_DIR}/tsdb-cache",
-            }
-        },
+        "storage_config": storage_config,
         "compactor": {
             "working_directory": f"{DATA_DIR}/compactor",
             "compaction_interval": "10m",
             "retention_enabled": True,
             "retention_delete_delay": "2h",
             "retention_delete_worker_count": 150,
-            "delete_request_store": "filesystem",
+            "delete_request_store": _object_store(settings),
         },
         "limits_config": {
             "retention_period": hours(loki.retention),
+            "retention_stream": retention_streams(settings),
             "ingestion_rate_mb": limits.ingestion_rate_mb,
             "ingestion_burst_size_mb": limits.ingestion_burst_mb,
+            "per_stream_rate_limit": f"{limits.per_stream_rate_limit_mb:g}MB",
+            "per_stream_rate_limit_burst": f"{limits.per_stream_rate_limit_burst_mb:g}MB",
             "max_global_streams_per_user": limits.max_streams_per_tenant,
             "max_line_size": f"{limits.max_line_size_kb}KB",
+            "max_line_size_truncate": True,
             "max_query_series": limits.max_query_series,
             "max_query_length": hours(limits.max_query_length),
+            "max_entries_limit_per_query": limits.max_entries_per_query,
             "query_timeout": limits.query_timeout,
             "max_query_parallelism": limits.max_query_parallelism,
             "split_queries_by_interval": limits.split_queries_by_interval,
@@ -75,9 +131,28 @@ def render_loki_config(settings: StackSettings, endpoints: Endpoints, port: int)
             "volume_enabled": True,
         },
         "query_range": {
+            "align_queries_with_step": True,
             "cache_results": True,
-            "results_cache": {"cache": {"embedded_cache": {"enabled": True, "max_size_mb": 100}}},
+            "results_cache": {"cache": {"embedded_cache": {"enabled": True, "max_size_mb": limits.results_cache_mb}}},
         },
-        "ruler": {"alertmanager_url": endpoints["alertmanager"].url, "enable_api": True},
+        "ruler": ruler,
         "analytics": {"reporting_enabled": False},
     }
+
+
+def loki_command(settings: StackSettings, config_path: str) -> tuple[str, ...]:
+    command = (f"-config.file={config_path}",)
+    if settings.logs.s3:
+        # Expands ${VAR} in the config from the environment: the S3 secret key never sits in the file.
+        command += ("-config.expand-env=true",)
+    return command
+
+
+def loki_secret_env(settings: StackSettings) -> dict[str, str]:
+    """Environment variable -> secret key (settings.secrets) that Loki needs at start."""
+    return {S3_SECRET_ENV: S3_SECRET_KEY} if settings.logs.s3 else {}
+
+
+def loki_rule_files(settings: StackSettings) -> dict[str, str]:
+    """Ruler rule files, relative to Loki's config directory."""
+    return {f"{RULES_DIR}/{TENANT}/logs.yml": to_yaml(render_log_rule_file(settings))}

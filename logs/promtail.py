@@ -1,17 +1,72 @@
-"""Promtail: the Docker host's container logs shipped to Loki with container and service labels."""
+"""Promtail's rendering of the log pipeline (`logs.pipeline`): one scrape job per source, each with
+the same pipeline stages, shipping to Loki with the stack's `env` label.
+
+Promtail reached end of life on 2026-03-02; `logs.collector: alloy` renders the same pipeline for
+Grafana Alloy (`logs.alloy`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline
 from services.topology import Endpoints
 from settings.model import StackSettings
 
 POSITIONS_DIR = "/var/lib/promtail"
-DOCKER_SOCKET = "/var/run/docker.sock"
 
 
-def render_promtail_config(settings: StackSettings, endpoints: Endpoints, port: int) -> dict[str, Any]:
+def promtail_stage(stage: Stage) -> dict[str, Any]:
+    params = {key: _plain(value) for key, value in stage.params.items()}
+    if stage.kind == "labelallow":
+        return {"labelallow": params["values"]}
+    return {stage.kind: params}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "items"):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def relabel_config(rule: RelabelRule) -> dict[str, Any]:
+    config: dict[str, Any] = {"target_label": rule.target_label, "regex": rule.regex, "replacement": rule.replacement}
+    if rule.source_labels:
+        config["source_labels"] = list(rule.source_labels)
+        config["separator"] = rule.separator
+    return config
+
+
+def static_relabels(source: Source) -> list[dict[str, Any]]:
+    """A source's static labels as relabel rules, so discovery-based jobs carry them too."""
+    return [relabel_config(RelabelRule(name, regex="(.*)", replacement=value)) for name, value in sorted(source.labels.items())]
+
+
+def scrape_config(source: Source, pipeline: LogPipeline) -> dict[str, Any]:
+    job: dict[str, Any] = {"job_name": source.name}
+    relabels = [relabel_config(rule) for rule in source.relabel]
+    if source.kind == "docker":
+        job["docker_sd_configs"] = [dict(source.options)]
+        relabels = static_relabels(source) + relabels
+    elif source.kind == "kubernetes":
+        job["kubernetes_sd_configs"] = [dict(source.options)]
+        relabels = static_relabels(source) + relabels
+    elif source.kind == "journal":
+        job["journal"] = {**dict(source.options), "labels": dict(source.labels)}
+    elif source.kind == "file":
+        job["static_configs"] = [
+            {"targets": ["localhost"], "labels": {**dict(source.labels), **dict(target.labels), "__path__": target.path}}
+            for target in source.files
+        ]
+    if relabels:
+        job["relabel_configs"] = relabels
+    job["pipeline_stages"] = [promtail_stage(stage) for stage in pipeline.stages_for(source)]
+    return job
+
+
+def render_promtail_pipeline(pipeline: LogPipeline, settings: StackSettings, endpoints: Endpoints, port: int) -> dict[str, Any]:
     return {
         "server": {"http_listen_port": port, "grpc_listen_port": 0, "log_level": "info"},
         "positions": {"filename": f"{POSITIONS_DIR}/positions.yaml"},
@@ -21,24 +76,9 @@ def render_promtail_config(settings: StackSettings, endpoints: Endpoints, port: 
                 "external_labels": {"env": settings.environment},
             }
         ],
-        "scrape_configs": [
-            {
-                "job_name": "docker",
-                "docker_sd_configs": [{"host": f"unix://{DOCKER_SOCKET}", "refresh_interval": "15s"}],
-                "relabel_configs": [
-                    {"source_labels": ["__meta_docker_container_name"], "regex": "/(.*)", "target_label": "container"},
-                    # Our own containers carry a `monitoring.service` label; compose projects their service name.
-                    {
-                        "source_labels": [
-                            "__meta_docker_container_label_monitoring_service",
-                            "__meta_docker_container_label_com_docker_compose_service",
-                        ],
-                        "separator": "",
-                        "regex": "(.+)",
-                        "target_label": "service",
-                    },
-                    {"source_labels": ["__meta_docker_container_log_stream"], "target_label": "stream"},
-                ],
-            }
-        ],
+        "scrape_configs": [scrape_config(source, pipeline) for source in pipeline.sources],
     }
+
+
+def render_promtail_config(settings: StackSettings, endpoints: Endpoints, port: int) -> dict[str, Any]:
+    return render_promtail_pipeline(log_pipeline(settings), settings, endpoints, port)

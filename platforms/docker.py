@@ -22,6 +22,7 @@ LABEL_SERVICE = "monitoring.service"
 LABEL_STACK = "monitoring.stack"
 LABEL_CONFIG_DIR = "monitoring.config_dir"
 LABEL_ROLE = "monitoring.role"
+LABEL_SECURITY_EXCEPTION = "monitoring.security_exception"
 
 
 def docker_log_size(size: str) -> str:
@@ -31,7 +32,9 @@ def docker_log_size(size: str) -> str:
 
 
 def health_test(spec: ServiceSpec) -> list[str]:
-    url = f"http://127.0.0.1:{spec.health.port}{spec.health.path}"
+    if spec.health_command:
+        return ["CMD", *spec.health_command]
+    url = f"http://{spec.health.host}:{spec.health.port}{spec.health.path}"
     wget = ["wget"] if spec.image_has_wget else [f"{PROBE_KIT_DIR}/busybox", "wget"]
     return ["CMD", *wget, "-q", "-O", "/dev/null", "-T", str(spec.health.timeout_s), url]
 
@@ -53,6 +56,9 @@ class DockerPlatform:
             "network",
             name=f"{prefix}-net",
             driver="bridge",
+            ipam_configs=[
+                docker.NetworkIpamConfigArgs(subnet=str(settings.docker.subnet), gateway=settings.docker.gateway)
+            ],
             labels=[docker.NetworkLabelArgs(label=LABEL_STACK, value=settings.environment)],
             opts=opts,
         )
@@ -92,11 +98,19 @@ class DockerPlatform:
         parent: pulumi.Resource,
         secrets: Mapping[str, pulumi.Output[str]],
         depends_on: Sequence[pulumi.Resource] = (),
+        built_image: docker.Image | None = None,
     ) -> docker.Container:
         settings = self.settings
         prefix = settings.prefix
         opts = pulumi.ResourceOptions(parent=parent)
-        image = docker.RemoteImage(f"{spec.name}-image", name=spec.image, keep_locally=True, opts=opts)
+        if spec.built_image:
+            if built_image is None:
+                raise ValueError(f"{spec.name}: a built image must be passed for a service built from this repository")
+            image_ref: pulumi.Input[str] = built_image.image_name
+            waits_on_image: list[pulumi.Resource] = [built_image]
+        else:
+            pulled = docker.RemoteImage(f"{spec.name}-image", name=spec.image, keep_locally=True, opts=opts)
+            image_ref, waits_on_image = pulled.image_id, []
 
         mounts: list[docker.ContainerMountArgs] = []
         for volume_spec in spec.volumes:
@@ -114,10 +128,16 @@ class DockerPlatform:
         for host_mount in spec.host_mounts:
             mounts.append(
                 docker.ContainerMountArgs(
-                    target=host_mount.mount_path, type="bind", source=host_mount.host_path, read_only=True
+                    target=host_mount.mount_path,
+                    type="bind",
+                    source=host_mount.host_path,
+                    read_only=True,
+                    bind_options=docker.ContainerMountBindOptionsArgs(propagation=host_mount.propagation)
+                    if host_mount.propagation
+                    else None,
                 )
             )
-        waits_for = list(depends_on)
+        waits_for = [*depends_on, *waits_on_image]
         if not spec.image_has_wget and self.probe_kit is not None:
             mounts.append(
                 docker.ContainerMountArgs(
@@ -138,12 +158,18 @@ class DockerPlatform:
             for s in spec.secret_files
         ]
         health = spec.health
+        security = spec.security
+        envs: list[pulumi.Input[str]] = [f"{key}={value}" for key, value in sorted(spec.env.items())]
+        envs += [
+            pulumi.Output.concat(variable, "=", secrets[secret_key])
+            for variable, secret_key in sorted(spec.secret_env.items())
+        ]
         return docker.Container(
             spec.name,
             name=f"{prefix}-{spec.name}",
-            image=image.image_id,
+            image=image_ref,
             command=list(spec.command) or None,
-            envs=[f"{key}={value}" for key, value in sorted(spec.env.items())],
+            envs=envs,
             ports=[
                 docker.ContainerPortArgs(
                     internal=port.container_port, external=port.published, ip=str(settings.exposure.bind_address)
@@ -167,26 +193,47 @@ class DockerPlatform:
             memory=spec.resources.memory_mb,
             memory_swap=spec.resources.memory_mb,
             cpus=f"{spec.resources.cpus:g}",
-            user=spec.security.user,
-            capabilities=docker.ContainerCapabilitiesArgs(drops=list(spec.security.drop_capabilities)),
-            security_opts=["no-new-privileges:true"] if spec.security.no_new_privileges else [],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[spec.name])],
+            user=security.user,
+            capabilities=docker.ContainerCapabilitiesArgs(
+                drops=list(security.drop_capabilities), adds=list(security.add_capabilities) or None
+            ),
+            security_opts=["no-new-privileges:true"] if security.no_new_privileges else [],
+            privileged=security.privileged or None,
+            pid_mode="host" if security.host_pid else None,
+            gpus=security.gpus,
+            devices=[docker.ContainerDeviceArgs(host_path=device) for device in security.devices] or None,
+            # Host-network services are reached at the network's gateway address instead of an alias.
+            network_mode="host" if security.host_network else None,
+            networks_advanced=None
+            if security.host_network
+            else [docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[spec.name])],
             log_driver="json-file",
             log_opts={
                 "max-size": docker_log_size(settings.docker.log_max_size),
                 "max-file": str(settings.docker.log_max_files),
             },
-            labels=_labels(settings, spec.name, config_dir=spec.config_dir),
+            labels=_labels(settings, spec.name, config_dir=spec.config_dir, exception=security.exception),
             # Graceful shutdown: SIGTERM, then this long before SIGKILL (TSDB and WAL flushes).
             stop_signal="SIGTERM",
             stop_timeout=30,
             destroy_grace_seconds=30,
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=waits_for),
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[*waits_for, self.network] if security.host_network else waits_for
+            ),
         )
 
 
-def _labels(settings: StackSettings, service: str, config_dir: str | None = None, role: str = "service") -> list[Any]:
+def _labels(
+    settings: StackSettings,
+    service: str,
+    config_dir: str | None = None,
+    role: str = "service",
+    exception: str | None = None,
+) -> list[Any]:
     labels = {LABEL_STACK: settings.environment, LABEL_SERVICE: service, LABEL_ROLE: role}
     if config_dir:
         labels[LABEL_CONFIG_DIR] = config_dir
+    if exception:
+        # Why this container needs more than the hardened defaults, visible in `docker inspect`.
+        labels[LABEL_SECURITY_EXCEPTION] = exception
     return [docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(labels.items())]

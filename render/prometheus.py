@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from render.exporters import exporter_scrape_jobs
 from services.topology import Endpoints
 from settings.model import StackSettings
 
@@ -16,6 +17,7 @@ SELF_SCRAPED = {
     "grafana": "/metrics",
     "loki": "/metrics",
     "promtail": "/metrics",
+    "alloy": "/metrics",
 }
 
 # Guards against a misbehaving target flooding the TSDB (a scrape above these fails as a whole).
@@ -23,7 +25,7 @@ SELF_SAMPLE_LIMIT = 50_000
 LABEL_LIMIT = 64
 
 
-def self_scrape_jobs(endpoints: Endpoints) -> list[dict[str, Any]]:
+def self_scrape_jobs(settings: StackSettings, endpoints: Endpoints) -> list[dict[str, Any]]:
     jobs = []
     for service, path in SELF_SCRAPED.items():
         if service not in endpoints:
@@ -32,7 +34,9 @@ def self_scrape_jobs(endpoints: Endpoints) -> list[dict[str, Any]]:
             {
                 "job_name": service,
                 "metrics_path": path,
-                "static_configs": [{"targets": [endpoints[service].address], "labels": {"service": service}}],
+                "static_configs": [
+                    {"targets": [endpoints[service].address], "labels": {"service": service, "env": settings.environment}}
+                ],
                 "sample_limit": SELF_SAMPLE_LIMIT,
                 "label_limit": LABEL_LIMIT,
             }
@@ -57,7 +61,7 @@ def render_prometheus_config(
             ]
         },
         "rule_files": [f"{rules_dir}/*.yml"],
-        "scrape_configs": self_scrape_jobs(endpoints),
+        "scrape_configs": self_scrape_jobs(settings, endpoints) + exporter_scrape_jobs(settings, endpoints),
     }
 
 
@@ -68,6 +72,8 @@ def prometheus_command(settings: StackSettings, config_path: str, data_dir: str,
         f"--storage.tsdb.path={data_dir}",
         f"--storage.tsdb.retention.time={prometheus.retention}",
         f"--web.listen-address=:{port}",
+        # Loki's ruler writes its log-derived recording rules here (only the stack network reaches it).
+        "--web.enable-remote-write-receiver",
     ]
     if prometheus.retention_size:
         args.append(f"--storage.tsdb.retention.size={prometheus.retention_size}")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from alerting.alertmanager import render_alertmanager_config
+from alerting.alertmanager import alertmanager_files, alertmanager_secret_files
 from logs.loki import DATA_DIR as LOKI_DATA_DIR
-from logs.loki import render_loki_config
-from logs.promtail import DOCKER_SOCKET, POSITIONS_DIR, render_promtail_config
+from logs.loki import loki_command, loki_rule_files, loki_secret_env, render_loki_config
+from logs.collector import collector_service, without_idle_collector
 from render.grafana import SECRETS_DIR, render_grafana_ini
+from render.exporters import FILE_SD_DIR
 from render.prometheus import prometheus_command, render_prometheus_config
 from render.serialize import to_ini, to_yaml
 from rules import render_rule_files
@@ -52,6 +53,8 @@ def prometheus_service(settings: StackSettings, endpoints: Endpoints) -> Service
         files=(ConfigFile("prometheus.yml", to_yaml(render_prometheus_config(settings, endpoints))), *rule_files),
         ports=_published(settings, "prometheus"),
         volumes=(VolumeSpec("data", "/prometheus"),),
+        # The user's file_sd directory, read-only: add targets without a deployment.
+        host_mounts=(HostMount(settings.prometheus.targets_dir, FILE_SD_DIR),) if settings.prometheus.targets_dir else (),
         health=HttpHealthCheck(port, "/-/ready", start_period_s=60),
         resources=_resources(settings.prometheus.resources),
         security=Security(user=NOBODY),
@@ -75,7 +78,8 @@ def alertmanager_service(settings: StackSettings) -> ServiceSpec:
             "--cluster.listen-address=",
         ),
         config_dir=config_dir,
-        files=(ConfigFile("alertmanager.yml", to_yaml(render_alertmanager_config(settings))),),
+        files=tuple(ConfigFile(relpath, content) for relpath, content in sorted(alertmanager_files(settings).items())),
+        secret_files=tuple(SecretFile(key, file_name) for key, file_name in alertmanager_secret_files(settings)),
         ports=_published(settings, "alertmanager"),
         volumes=(VolumeSpec("data", "/alertmanager"),),
         health=HttpHealthCheck(port, "/-/ready"),
@@ -113,9 +117,13 @@ def loki_service(settings: StackSettings, endpoints: Endpoints) -> ServiceSpec:
     return ServiceSpec(
         name="loki",
         image=settings.loki.image,
-        command=(f"-config.file={config_dir}/loki.yml",),
+        command=loki_command(settings, f"{config_dir}/loki.yml"),
         config_dir=config_dir,
-        files=(ConfigFile("loki.yml", to_yaml(render_loki_config(settings, endpoints, port))),),
+        files=(
+            ConfigFile("loki.yml", to_yaml(render_loki_config(settings, endpoints, port))),
+            *(ConfigFile(relpath, content) for relpath, content in sorted(loki_rule_files(settings).items())),
+        ),
+        secret_env=loki_secret_env(settings),
         ports=_published(settings, "loki"),
         volumes=(VolumeSpec("data", LOKI_DATA_DIR),),
         health=HttpHealthCheck(port, "/ready", start_period_s=60),
@@ -126,35 +134,13 @@ def loki_service(settings: StackSettings, endpoints: Endpoints) -> ServiceSpec:
     )
 
 
-def promtail_service(settings: StackSettings, endpoints: Endpoints) -> ServiceSpec:
-    port = CONTAINER_PORTS["promtail"]
-    config_dir = "/etc/promtail"
-    return ServiceSpec(
-        name="promtail",
-        image=settings.promtail.image,
-        command=(f"-config.file={config_dir}/promtail.yml",),
-        config_dir=config_dir,
-        files=(ConfigFile("promtail.yml", to_yaml(render_promtail_config(settings, endpoints, port))),),
-        volumes=(VolumeSpec("positions", POSITIONS_DIR),),
-        host_mounts=(HostMount(settings.docker.socket_path, DOCKER_SOCKET),),
-        health=HttpHealthCheck(port, "/ready"),
-        resources=_resources(settings.promtail.resources),
-        security=Security(
-            user="0:0",
-            exception="reads container logs through the Docker socket, which only root may open",
-        ),
-        image_has_wget=image_has_wget("promtail", settings.promtail.image),
-        depends_on=("loki",),
-    )
-
-
 def core_services(settings: StackSettings, endpoints: Endpoints | None = None) -> dict[str, ServiceSpec]:
     """Every core service of a stack, keyed by name, in start order."""
-    endpoints = endpoints or internal_endpoints()
+    endpoints = without_idle_collector(settings, endpoints or internal_endpoints(settings))
     return {
         "alertmanager": alertmanager_service(settings),
         "prometheus": prometheus_service(settings, endpoints),
         "loki": loki_service(settings, endpoints),
-        "promtail": promtail_service(settings, endpoints),
+        settings.logs.collector: collector_service(settings, endpoints),
         "grafana": grafana_service(settings),
     }

@@ -42,12 +42,16 @@ class HostMount:
 
     host_path: str
     mount_path: str
+    # "rslave" lets mounts made on the host later (new disks) show up inside, as node_exporter documents.
+    propagation: str | None = None
 
 
 @dataclass(frozen=True)
 class HttpHealthCheck:
     port: int
     path: str
+    # Address the probe uses from inside the container (a host-network service may listen elsewhere).
+    host: str = "127.0.0.1"
     interval_s: int = 15
     timeout_s: int = 5
     retries: int = 5
@@ -64,7 +68,14 @@ class Resources:
 class Security:
     user: str | None  # uid[:gid]; None keeps the image's own user
     drop_capabilities: tuple[str, ...] = ("ALL",)
+    add_capabilities: tuple[str, ...] = ()
     no_new_privileges: bool = True
+    # Host namespaces and device access, each a documented exception (see `exception`).
+    host_pid: bool = False
+    host_network: bool = False
+    privileged: bool = False
+    devices: tuple[str, ...] = ()
+    gpus: str | None = None
     # Why this service needs more than the defaults (shown in docs and checked by policy).
     exception: str | None = None
 
@@ -85,6 +96,12 @@ class ServiceSpec:
     volumes: tuple[VolumeSpec, ...] = ()
     host_mounts: tuple[HostMount, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    # Environment variables whose value is a secret (variable -> secret key), for tools without *_file options.
+    secret_env: dict[str, str] = field(default_factory=dict)
+    # A health probe command for images whose only HTTP client is not wget (e.g. python).
+    health_command: tuple[str, ...] | None = None
+    # Built from this repository (the mock exporters) instead of pulled from a registry.
+    built_image: bool = False
     # Services that must be healthy before this one starts.
     depends_on: tuple[str, ...] = ()
 

@@ -8,7 +8,10 @@ tests run with real binaries on 127.0.0.1 and free ports.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from settings.model import StackSettings
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,51 @@ CONTAINER_PORTS: dict[str, int] = {
     "grafana": 3000,
     "loki": 3100,
     "promtail": 9080,
+    "alloy": 12345,
+}
+
+# Where each core service answers "ready" (blackbox probes and health checks).
+HEALTH_PATHS: dict[str, str] = {
+    "grafana": "/api/health",
+    "prometheus": "/-/ready",
+    "loki": "/ready",
+    "alertmanager": "/-/ready",
+}
+
+# Network alias of each deployed real exporter; the node exporter runs in the host's network
+# namespace and is reached at the stack network's gateway address instead.
+EXPORTER_ALIASES: dict[str, str] = {
+    "cadvisor": "cadvisor",
+    "dcgm": "dcgm-exporter",
+    "postgres": "postgres-exporter",
+    "redis": "redis-exporter",
+    "blackbox": "blackbox-exporter",
+    "pushgateway": "pushgateway",
 }
 
 Endpoints = Mapping[str, Endpoint]
 
 
-def internal_endpoints() -> dict[str, Endpoint]:
-    """Each service by its network alias on the stack's internal network."""
-    return {name: Endpoint(name, port) for name, port in CONTAINER_PORTS.items()}
+def internal_endpoints(settings: "StackSettings | None" = None) -> dict[str, Endpoint]:
+    """Each service by its network alias on the stack's internal network.
+
+    With settings, also every exporter (`<exporter>` for the real one, `mock-<exporter>` for its mock;
+    mocks listen on the real exporter's port).
+    """
+    endpoints = {name: Endpoint(name, port) for name, port in CONTAINER_PORTS.items()}
+    if settings is not None:
+        from exporters.catalog import EXPORTERS
+
+        for name, spec in EXPORTERS.items():
+            if spec.has_mock:
+                endpoints[f"mock-{name}"] = Endpoint(f"mock-{name}", spec.port)
+            if name == "node":
+                endpoints[name] = Endpoint(settings.docker.gateway, spec.port)
+            elif name in EXPORTER_ALIASES:
+                endpoints[name] = Endpoint(EXPORTER_ALIASES[name], spec.port)
+    return endpoints
+
+
+def local_endpoints(ports: Mapping[str, int]) -> dict[str, Endpoint]:
+    """Endpoints of processes a test runs on 127.0.0.1 (name -> port)."""
+    return {name: Endpoint("127.0.0.1", port) for name, port in ports.items()}

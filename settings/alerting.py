@@ -1,12 +1,256 @@
-"""Alert routing settings (receivers and routes are added by the alerting module)."""
+"""Alerting settings: receivers, the routing table's timings, escalation, rule overrides and SLOs.
+
+Routing timings are seed 004's table (critical 5s/4h, warning 30s/24h, info 5m/24h, security
+0s/1h). Receivers are all optional; their credentials are Pulumi secrets delivered as files (see
+`settings.secrets`), so nothing here is secret.
+"""
 
 from __future__ import annotations
 
-from settings.types import Duration, Strict
+import difflib
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from settings.errors import FieldProblem
+from settings.types import Duration, LabelName, Name, Strict, duration_seconds
+
+Severity = Literal["critical", "warning", "info"]
+
+_WAIT = re.compile(r"^(0s|(?:\d+h)?(?:\d+m)?(?:\d+s)?)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9._-]+:\d{1,5}$")
+_CHANNEL = re.compile(r"^[#@]?[a-z0-9][a-z0-9._-]{0,79}$")
+_RULE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]+$")
+# The window placeholder an SLI query uses for every window the generator needs.
+WINDOW_PLACEHOLDER = "$window"
+
+
+def _wait(value: str) -> str:
+    # group_wait may be zero (the security route sends at once); Duration forbids zero.
+    if not isinstance(value, str) or not value or not _WAIT.match(value):
+        raise ValueError("is not a duration like 0s, 30s, 5m or 1h")
+    return value
+
+
+def _email(value: str) -> str:
+    if not isinstance(value, str) or not _EMAIL.match(value):
+        raise ValueError("is not an e-mail address like oncall@example.org")
+    return value
+
+
+def _host_port(value: str) -> str:
+    if not isinstance(value, str) or not _HOST_PORT.match(value):
+        raise ValueError("is not a host:port like smtp.example.org:587")
+    return value
+
+
+def _channel(value: str) -> str:
+    if not isinstance(value, str) or not _CHANNEL.match(value):
+        raise ValueError("is not a Slack channel like #alerts")
+    return value
+
+
+Wait = Annotated[str, AfterValidator(_wait)]
+Email = Annotated[str, AfterValidator(_email)]
+HostPort = Annotated[str, AfterValidator(_host_port)]
+Channel = Annotated[str, AfterValidator(_channel)]
+
+
+class SlackSettings(Strict):
+    # The webhook URL is the secret `slack_api_url`.
+    channel: Channel
+    # Info alerts go here (no resolve messages); defaults to `channel`.
+    low_noise_channel: Channel | None = None
+
+
+class PagerDutySettings(Strict):
+    # The Events API v2 routing key is the secret `pagerduty_routing_key`.
+    client_name: str = Field(default="monitoring-stack", min_length=1, max_length=100)
+
+
+class EmailSettings(Strict):
+    to: Email
+    from_address: Email
+    smarthost: HostPort
+    # The password is the secret `email_auth_password`, needed only when a user name is set.
+    auth_username: str | None = Field(default=None, min_length=1)
+    require_tls: bool = True
+    # Security alerts also go to this list; defaults to `to`.
+    security_to: Email | None = None
+
+
+class WebhookSettings(Strict):
+    # The URL is the secret `webhook_url`. 0 sends every alert of a group.
+    max_alerts: int = Field(default=0, ge=0, le=1000)
+
+
+class ReceiversSettings(Strict):
+    slack: SlackSettings | None = None
+    pagerduty: PagerDutySettings | None = None
+    email: EmailSettings | None = None
+    webhook: WebhookSettings | None = None
+
+
+class RouteTiming(Strict):
+    group_wait: Wait
+    group_interval: Duration
+    repeat_interval: Duration
+
+
+class RoutesSettings(Strict):
+    critical: RouteTiming = RouteTiming(group_wait="5s", group_interval="5m", repeat_interval="4h")
+    warning: RouteTiming = RouteTiming(group_wait="30s", group_interval="5m", repeat_interval="24h")
+    info: RouteTiming = RouteTiming(group_wait="5m", group_interval="30m", repeat_interval="24h")
+    security: RouteTiming = RouteTiming(group_wait="0s", group_interval="1m", repeat_interval="1h")
+    # The always-firing Watchdog: how often the heartbeat reaches the webhook.
+    heartbeat: RouteTiming = RouteTiming(group_wait="0s", group_interval="1m", repeat_interval="5m")
+
+
+class ComponentRoute(Strict):
+    """Extra notification of one component's alerts (label `component`) to its team."""
+
+    slack_channel: Channel | None = None
+    email_to: Email | None = None
+
+
+class EscalationSettings(Strict):
+    # Acknowledging is silencing: a critical alert still firing and unsilenced this long after it
+    # started also reaches the escalation receiver.
+    enabled: bool = True
+    after: Duration = "30m"
+    repeat_interval: Duration = "4h"
+    slack_channel: Channel | None = None
+    email_to: Email | None = None
+
+
+class RuleOverride(Strict):
+    """Changes to one default alert, by name; unset fields keep the default."""
+
+    threshold: float | None = None
+    for_: Wait | None = Field(default=None, alias="for")
+    severity: Severity | None = None
+    labels: dict[LabelName, str] = Field(default_factory=dict)
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+
+class SloSettings(Strict):
+    """An SLO over a 30-day window. The SLI is `bad/total` or `good/total`; each query holds
+    `$window` where its range goes, and the generator fills in every window it needs."""
+
+    name: Name
+    description: str = Field(min_length=1, max_length=300)
+    objective: float = Field(gt=0.5, lt=1)
+    total: str = Field(min_length=1)
+    good: str | None = None
+    bad: str | None = None
+    # The labels the SLI keeps (its `by` clause); alerts and the budget are per these labels.
+    labels: tuple[LabelName, ...] = ("env",)
+
+    @model_validator(mode="after")
+    def _one_sli_form(self) -> "SloSettings":
+        if (self.good is None) == (self.bad is None):
+            raise FieldProblem("good", self.good, "and bad: set exactly one of them (the SLI is good/total or bad/total)")
+        for field in ("total", "good", "bad"):
+            query = getattr(self, field)
+            if query is not None and WINDOW_PLACEHOLDER not in query:
+                raise FieldProblem(field, query, f"has no {WINDOW_PLACEHOLDER} where its range goes, e.g. rate(x[$window])")
+        return self
+
+
+# The two default SLOs: the stack's own services up, and vLLM time to first token under 1 s.
+# `le` is matched as 1 or 1.0: Prometheus 3 normalises classic-histogram `le` values.
+DEFAULT_SLOS: tuple[SloSettings, ...] = (
+    SloSettings(
+        name="stack-availability",
+        description="The monitoring stack's own services answer their scrapes.",
+        objective=0.999,
+        good='sum by (env) (sum_over_time(up{service!=""}[$window]))',
+        total='sum by (env) (count_over_time(up{service!=""}[$window]))',
+    ),
+    SloSettings(
+        name="llm-ttft",
+        description="vLLM requests get their first token within 1 second.",
+        objective=0.99,
+        good='sum by (env, source) (rate(vllm:time_to_first_token_seconds_bucket{exporter="vllm",le=~"1|1.0"}[$window]))',
+        total='sum by (env, source) (rate(vllm:time_to_first_token_seconds_count{exporter="vllm"}[$window]))',
+        labels=("env", "source"),
+    ),
+)
 
 
 class AlertingSettings(Strict):
-    # Alertmanager grouping defaults for the root route.
-    group_wait: Duration = "30s"
+    # Root route grouping (alerts that match no severity route).
+    group_wait: Wait = "30s"
     group_interval: Duration = "5m"
     repeat_interval: Duration = "4h"
+    receivers: ReceiversSettings = ReceiversSettings()
+    routes: RoutesSettings = RoutesSettings()
+    component_routes: dict[Name, ComponentRoute] = Field(default_factory=dict)
+    escalation: EscalationSettings = EscalationSettings()
+    # Where runbooks are served: `<base>/docs/runbooks/<domain>.md#<alert>`; unset gives the
+    # repository-relative path.
+    runbook_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+[^/\s]$")
+    # Per-alert changes and alerts switched off, by alert name.
+    rule_overrides: dict[str, RuleOverride] = Field(default_factory=dict)
+    disabled_rules: tuple[str, ...] = ()
+    # Multiplies every alert's `for` (end-to-end tests use a small factor); 1 keeps the defaults.
+    for_scale: float = Field(default=1.0, gt=0, le=10)
+    # Evaluation interval of the slow SLO windows (1d, 3d, 30d), which read long ranges.
+    slo_long_interval: Duration = "5m"
+    slos: tuple[SloSettings, ...] = DEFAULT_SLOS
+
+    @model_validator(mode="after")
+    def _rule_names_exist(self) -> "AlertingSettings":
+        names = [slo.name for slo in self.slos]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise FieldProblem("slos", duplicates, "repeats an SLO name; names must be unique")
+        if not self.rule_overrides and not self.disabled_rules:
+            return self
+        # Imported here: the rule catalog is built from these settings' types.
+        from rules.names import known_alert_names
+
+        known = known_alert_names(tuple(slo.name for slo in self.slos))
+        for name in self.rule_overrides:
+            if name not in known:
+                raise FieldProblem(f"rule_overrides.{name}", self.rule_overrides[name].model_dump(by_alias=True, exclude_defaults=True), _unknown(name, known))
+        for index, name in enumerate(self.disabled_rules):
+            if name not in known:
+                raise FieldProblem(f"disabled_rules.{index}", name, _unknown(name, known))
+        return self
+
+    @model_validator(mode="after")
+    def _channels_have_receivers(self) -> "AlertingSettings":
+        routes: dict[str, ComponentRoute | EscalationSettings] = {
+            f"component_routes.{name}": route for name, route in self.component_routes.items()
+        }
+        routes["escalation"] = self.escalation
+        for key, route in routes.items():
+            if route.slack_channel and self.receivers.slack is None:
+                raise FieldProblem(f"{key}.slack_channel", route.slack_channel, "needs receivers.slack to be configured")
+            if route.email_to and self.receivers.email is None:
+                raise FieldProblem(f"{key}.email_to", route.email_to, "needs receivers.email to be configured")
+        return self
+
+    @model_validator(mode="after")
+    def _escalation_after_first_page(self) -> "AlertingSettings":
+        if self.escalation.enabled and duration_seconds(self.escalation.after) <= _seconds(self.routes.critical.group_wait):
+            raise FieldProblem(
+                "escalation.after", self.escalation.after, f"is not longer than routes.critical.group_wait {self.routes.critical.group_wait}"
+            )
+        return self
+
+
+def _seconds(wait: str) -> float:
+    return 0.0 if wait == "0s" else duration_seconds(wait)
+
+
+def _unknown(name: str, known: frozenset[str]) -> str:
+    if not _RULE_NAME.match(name):
+        return "is not an alert name (PascalCase like NodeHighCpuUtilisation)"
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see docs/runbooks/ for every alert"
+    return f"names no alert of this stack{hint}"

@@ -52,7 +52,8 @@ def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] 
             continue
         field = getattr(current, "model_fields", {}).get(part)
         if field is None:
-            return None
+            # A key of a mapping of models (e.g. rule_overrides.<alert>): the model stays the same.
+            continue
         current = _inner_model(field.annotation)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
@@ -113,7 +114,7 @@ def format_validation_error(model: type[BaseModel], exc: ValidationError) -> lis
             lines.append(f"{key}: {show(problem.value)} {problem.message}")
         elif error["type"] == "extra_forbidden":
             owner = _model_at(model, path[:-1])
-            known = ", ".join(sorted(owner.model_fields)) if owner else "see README"
+            known = ", ".join(sorted(f.alias or n for n, f in owner.model_fields.items())) if owner else "see README"
             lines.append(f"{key}: unknown setting; known keys here: {known}")
         elif error["type"] == "missing":
             lines.append(f"{key}: is required")

@@ -46,6 +46,41 @@ class RealOnlyExporterSettings(ExporterSettings):
     mode: Literal["real", "off"] = "off"
 
 
+class BlackboxSettings(RealOnlyExporterSettings):
+    mode: Literal["real", "off"] = "real"
+    # Probe the stack's own endpoints (Grafana, Prometheus, Loki, Alertmanager) over HTTP.
+    probe_stack: bool = True
+    # User-listed endpoints: HTTP(S) URLs probed for a 2xx answer, host:port pairs for a TCP connect.
+    http_probes: tuple[str, ...] = ()
+    tcp_probes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _probe_targets(self) -> "BlackboxSettings":
+        import re
+
+        for index, url in enumerate(self.http_probes):
+            if not re.match(r"^https?://[^\s/]+(/\S*)?$", url):
+                raise FieldProblem(f"http_probes.{index}", url, "is not an http(s):// URL")
+        for index, target in enumerate(self.tcp_probes):
+            if not re.match(TARGET_PATTERN, target):
+                raise FieldProblem(f"tcp_probes.{index}", target, "is not a host:port target")
+        return self
+
+
+class PostgresExporterSettings(RealOnlyExporterSettings):
+    # The database the exporter connects to; its password is the secret monitoring:postgres_exporter_password.
+    address: str = Field(default="postgres:5432", pattern=TARGET_PATTERN)
+    database: str = Field(default="postgres", pattern=r"^[A-Za-z0-9_-]+$")
+    user: str = Field(default="postgres_exporter", pattern=r"^[A-Za-z0-9_-]+$")
+    sslmode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
+
+
+class RedisExporterSettings(RealOnlyExporterSettings):
+    address: str = Field(default="redis:6379", pattern=TARGET_PATTERN)
+    # Read the password from the secret monitoring:redis_exporter_password.
+    password: bool = False
+
+
 class MockImageSettings(Strict):
     # Registry the mock exporter image is pushed to for clusters; empty keeps it local (Docker).
     registry: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*$")
@@ -57,9 +92,9 @@ class ExportersSettings(Strict):
     cadvisor: ExporterSettings = ExporterSettings()
     dcgm: ExporterSettings = ExporterSettings()
     vllm: ExporterSettings = ExporterSettings()
-    postgres: RealOnlyExporterSettings = RealOnlyExporterSettings()
-    redis: RealOnlyExporterSettings = RealOnlyExporterSettings()
-    blackbox: RealOnlyExporterSettings = RealOnlyExporterSettings(mode="real")
+    postgres: PostgresExporterSettings = PostgresExporterSettings()
+    redis: RedisExporterSettings = RedisExporterSettings()
+    blackbox: BlackboxSettings = BlackboxSettings()
     pushgateway: RealOnlyExporterSettings = RealOnlyExporterSettings(mode="real")
     # Accept a rollout state that breaks the seed's order (e.g. GPU real while node is still mock).
     allow_out_of_order: bool = False
@@ -67,6 +102,12 @@ class ExportersSettings(Strict):
 
     def mode(self, exporter: str) -> str:
         return getattr(self, exporter).mode
+
+    def runs_mock(self, exporter: str) -> bool:
+        return self.mode(exporter) in ("mock", "shadow")
+
+    def runs_real(self, exporter: str) -> bool:
+        return self.mode(exporter) in ("shadow", "real")
 
     @model_validator(mode="after")
     def _rollout_order(self) -> "ExportersSettings":

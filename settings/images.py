@@ -26,6 +26,8 @@ IMAGES: dict[str, CatalogImage] = {
     # Loki and Promtail images are distroless / debian-slim without an HTTP client.
     "loki": CatalogImage("grafana/loki:3.5.3", has_wget=False),
     "promtail": CatalogImage("grafana/promtail:3.5.3", has_wget=False),
+    # Promtail's successor; the image's HTTP client was not verified, so the probe kit is used.
+    "alloy": CatalogImage("grafana/alloy:v1.10.2", has_wget=False),
     # Static busybox copied into the probe-kit volume for images without an HTTP client.
     "probe_kit": CatalogImage("busybox:1.37.0-musl", has_wget=True),
 }

@@ -6,7 +6,7 @@ scrape and evaluation; 30 days of metrics and logs). `Pulumi.prod.yaml` sets its
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -15,6 +15,7 @@ from settings.alerting import AlertingSettings
 from settings.errors import FieldProblem
 from settings.exporters import ExportersSettings
 from settings.images import default_image
+from settings.logs import AlloySettings, LogsSettings
 from settings.types import ByteSize, Duration, ImageRef, LabelName, Name, Port, Resources, Strict, duration_seconds
 
 PUBLISHABLE = ("grafana", "prometheus", "loki", "alertmanager")
@@ -33,6 +34,27 @@ class DockerSettings(Strict):
     log_max_files: int = Field(default=3, ge=1, le=100)
     # Socket the log collector reads container logs from (mounted read-only).
     socket_path: str = "/var/run/docker.sock"
+    # The stack's private bridge network. Its gateway is the host's address on it: host-network
+    # exporters (the node exporter) listen there only, reachable from the stack but not the LAN.
+    subnet: IPv4Network = IPv4Network("172.28.0.0/24")
+
+    @model_validator(mode="after")
+    def _private_subnet(self) -> "DockerSettings":
+        if not self.subnet.is_private or self.subnet.num_addresses < 16:
+            raise FieldProblem("subnet", str(self.subnet), "is not a private IPv4 network of at least 16 addresses")
+        return self
+
+    @property
+    def gateway(self) -> str:
+        return str(next(self.subnet.hosts()))
+
+
+class FederationSettings(Strict):
+    """Pull selected series from other Prometheus servers' /federate (this one acts as the global one)."""
+
+    targets: tuple[str, ...] = Field(min_length=1)
+    match: tuple[str, ...] = ('{__name__=~"instance:.*|container:.*|gpu:.*|model_name:.*|slo:.*"}',)
+    scrape_interval: Duration = "60s"
 
 
 class PrometheusSettings(Strict):
@@ -46,6 +68,9 @@ class PrometheusSettings(Strict):
     retention_size: ByteSize | None = None
     # Extra labels on every series and alert leaving this Prometheus (env is always added).
     external_labels: dict[LabelName, str] = Field(default_factory=dict)
+    # Host directory of file_sd target files (<dir>/<exporter>/*.yml), mounted read-only.
+    targets_dir: str | None = Field(default=None, pattern=r"^/\S*$")
+    federation: FederationSettings | None = None
     resources: Resources = Resources(cpus=1.0, memory_mb=2048)
 
     @model_validator(mode="after")
@@ -87,6 +112,23 @@ class LokiLimits(Strict):
     query_timeout: Duration = "1m"
     max_query_parallelism: int = Field(default=16, ge=1, le=512)
     split_queries_by_interval: Duration = "1h"
+    # One stream (one label set) may not take more than this, so a chatty container cannot starve the rest.
+    per_stream_rate_limit_mb: float = Field(default=3, gt=0, le=1024)
+    per_stream_rate_limit_burst_mb: float = Field(default=15, gt=0, le=2048)
+    max_entries_per_query: int = Field(default=5000, ge=100, le=1_000_000)
+    results_cache_mb: int = Field(default=100, ge=10, le=65536)
+
+    @model_validator(mode="after")
+    def _bursts_cover_rates(self) -> "LokiLimits":
+        if self.ingestion_burst_mb < self.ingestion_rate_mb:
+            raise FieldProblem("ingestion_burst_mb", self.ingestion_burst_mb, f"is below ingestion_rate_mb {self.ingestion_rate_mb:g}")
+        if self.per_stream_rate_limit_burst_mb < self.per_stream_rate_limit_mb:
+            raise FieldProblem(
+                "per_stream_rate_limit_burst_mb",
+                self.per_stream_rate_limit_burst_mb,
+                f"is below per_stream_rate_limit_mb {self.per_stream_rate_limit_mb:g}",
+            )
+        return self
 
 
 class LokiSettings(Strict):
@@ -124,6 +166,8 @@ class StackSettings(Strict):
     grafana: GrafanaSettings = GrafanaSettings()
     loki: LokiSettings = LokiSettings()
     promtail: PromtailSettings = PromtailSettings()
+    alloy: AlloySettings = AlloySettings()
+    logs: LogsSettings = LogsSettings()
     exporters: ExportersSettings = ExportersSettings()
     alerting: AlertingSettings = AlertingSettings()
 
@@ -151,6 +195,13 @@ class StackSettings(Strict):
             if port in seen:
                 raise FieldProblem(f"{service}.port", port, f"is already the host port of {seen[port]}; host ports must differ")
             seen[port] = service
+        vllm = self.exporters.vllm
+        if vllm.mode in ("shadow", "real") and not vllm.targets and not self.prometheus.targets_dir:
+            raise FieldProblem(
+                "exporters.vllm.targets",
+                [],
+                f"lists no vLLM server while vllm.mode is {vllm.mode!r}: add host:port targets or set prometheus.targets_dir",
+            )
         if "grafana" not in self.exposure.publish and not self.grafana.url:
             raise FieldProblem(
                 "exposure.publish",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from settings import SettingsError, StackSettings, parse_settings
+from settings.model import PrometheusSettings
 from settings.types import duration_seconds
 from tests.conftest import STACKS, stack_settings
 
@@ -19,8 +20,8 @@ BAD_SETTINGS = [
     ),
     (
         {"prometheus": {"retension": "30d"}},
-        "monitoring:prometheus.retension: unknown setting; known keys here: evaluation_interval, external_labels, "
-        "image, port, resources, retention, retention_size, scrape_interval, scrape_timeout",
+        "monitoring:prometheus.retension: unknown setting; known keys here: "
+        + ", ".join(sorted(PrometheusSettings.model_fields)),
     ),
     ({"platform": "k8s"}, "monitoring:platform: \"k8s\" is not allowed; allowed: 'docker'"),
     ({"prometheus": {"port": "abc"}}, 'monitoring:prometheus.port: "abc" is not a whole number'),

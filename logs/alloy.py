@@ -1,0 +1,144 @@
+"""Grafana Alloy's rendering of the log pipeline (`logs.pipeline`): discovery and source components
+per source, one `loki.process` with the pipeline's stages, and one `loki.write` to the stack's Loki.
+
+Block and attribute names follow Alloy's component reference (v1.10).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logs.alloy_syntax import Block, Ref, write
+from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline
+from services.topology import Endpoints
+from settings.model import StackSettings
+
+CONFIG_FILE = "config.alloy"
+DATA_DIR = "/var/lib/alloy/data"
+PROCESS = "pipeline"
+WRITE = "loki"
+
+# Pipeline stage kind -> Alloy block inside `loki.process` (the rest are `stage.<kind>`).
+ALLOY_STAGE = {"labelallow": "stage.label_keep"}
+# Stages whose Promtail value is a bare mapping; Alloy takes it as their `values` attribute.
+_VALUES_STAGES = {"labels", "structured_metadata"}
+
+
+def stage_block(stage: Stage) -> Block:
+    name = ALLOY_STAGE.get(stage.kind, f"stage.{stage.kind}")
+    params = _plain(stage.params)
+    if stage.kind in _VALUES_STAGES:
+        params = {"values": params}
+    return Block(name, attributes=params)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "items"):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def rule_block(rule: RelabelRule) -> Block:
+    attributes: dict[str, Any] = {}
+    if rule.source_labels:
+        attributes["source_labels"] = list(rule.source_labels)
+        attributes["separator"] = rule.separator
+    attributes.update({"regex": rule.regex, "replacement": rule.replacement, "target_label": rule.target_label})
+    return Block("rule", attributes=attributes)
+
+
+def static_rules(source: Source) -> list[RelabelRule]:
+    return [RelabelRule(name, regex="(.*)", replacement=value) for name, value in sorted(source.labels.items())]
+
+
+def source_blocks(source: Source) -> list[Block]:
+    """The source's discovery and reading components, then its own prelude stages if it has any."""
+    forward = [Ref(f"loki.process.{source.name if source.prelude else PROCESS}.receiver")]
+    prelude = (
+        [Block("loki.process", source.name, {"forward_to": [Ref(f"loki.process.{PROCESS}.receiver")]}, [stage_block(stage) for stage in source.prelude])]
+        if source.prelude
+        else []
+    )
+    return _reading_blocks(source, forward) + prelude
+
+
+def _reading_blocks(source: Source, forward: list[Ref]) -> list[Block]:
+    name = source.name
+    if source.kind == "docker":
+        rules = [rule_block(rule) for rule in static_rules(source) + list(source.relabel)]
+        return [
+            Block("discovery.docker", name, {"host": source.options["host"], "refresh_interval": source.options["refresh_interval"]}),
+            # Rules applied by the source as it reads (the stream label exists only per line).
+            Block("discovery.relabel", name, {"targets": []}, rules),
+            Block(
+                "loki.source.docker",
+                name,
+                {
+                    "host": source.options["host"],
+                    "targets": Ref(f"discovery.docker.{name}.targets"),
+                    "relabel_rules": Ref(f"discovery.relabel.{name}.rules"),
+                    "forward_to": forward,
+                },
+            ),
+        ]
+    if source.kind == "kubernetes":
+        rules = [rule_block(rule) for rule in static_rules(source) + list(source.relabel)]
+        return [
+            Block("discovery.kubernetes", name, dict(source.options)),
+            Block("discovery.relabel", name, {"targets": Ref(f"discovery.kubernetes.{name}.targets")}, rules),
+            Block("local.file_match", name, {"path_targets": Ref(f"discovery.relabel.{name}.output")}),
+            Block("loki.source.file", name, {"targets": Ref(f"local.file_match.{name}.targets"), "forward_to": forward}),
+        ]
+    if source.kind == "journal":
+        return [
+            Block("loki.relabel", name, {"forward_to": []}, [rule_block(rule) for rule in source.relabel]),
+            Block(
+                "loki.source.journal",
+                name,
+                {
+                    **dict(source.options),
+                    "labels": dict(source.labels),
+                    "relabel_rules": Ref(f"loki.relabel.{name}.rules"),
+                    "forward_to": forward,
+                },
+            ),
+        ]
+    targets = [{**dict(source.labels), **dict(target.labels), "__path__": target.path} for target in source.files]
+    return [
+        Block("local.file_match", name, {"path_targets": targets}),
+        Block("loki.source.file", name, {"targets": Ref(f"local.file_match.{name}.targets"), "forward_to": forward}),
+    ]
+
+
+def render_alloy_pipeline(pipeline: LogPipeline, settings: StackSettings, endpoints: Endpoints) -> str:
+    blocks = [Block("logging", attributes={"level": "info", "format": "logfmt"})]
+    for source in pipeline.sources:
+        blocks += source_blocks(source)
+    blocks.append(
+        Block(
+            "loki.process",
+            PROCESS,
+            {"forward_to": [Ref(f"loki.write.{WRITE}.receiver")]},
+            [stage_block(stage) for stage in pipeline.stages],
+        )
+    )
+    blocks.append(
+        Block(
+            "loki.write",
+            WRITE,
+            {"external_labels": {"env": settings.environment}},
+            [Block("endpoint", attributes={"url": f"{endpoints['loki'].url}/loki/api/v1/push"})],
+        )
+    )
+    return write(blocks)
+
+
+def render_alloy_config(settings: StackSettings, endpoints: Endpoints, port: int) -> str:
+    """The Alloy configuration; `port` is where Alloy serves its UI, /metrics and /-/ready (see alloy_command)."""
+    return render_alloy_pipeline(log_pipeline(settings), settings, endpoints)
+
+
+def alloy_command(config_path: str, port: int) -> tuple[str, ...]:
+    return ("run", f"--server.http.listen-addr=0.0.0.0:{port}", f"--storage.path={DATA_DIR}", config_path)

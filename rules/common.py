@@ -1,0 +1,81 @@
+"""Small helpers every rule module shares: selectors, what a module is built from, durations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Mapping
+
+from settings.types import duration_seconds
+
+if TYPE_CHECKING:
+    from settings.alerting import SloSettings
+    from settings.model import StackSettings
+
+# The stack's own services; each is scraped as job `<name>` with label `service="<name>"`.
+STACK_SERVICES = ("prometheus", "alertmanager", "grafana", "loki", "promtail")
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What the rule set is built from: each exporter's rollout mode, the SLOs, and the stack
+    services actually deployed (all of them in a stack; end-to-end tests run a subset as local
+    processes). Not the whole settings, so the settings validator can list every rule name."""
+
+    modes: Mapping[str, str]
+    slos: tuple["SloSettings", ...]
+    slo_long_interval: str = "5m"
+    services: tuple[str, ...] = STACK_SERVICES
+    # Value of the `env` label on series the rules create from nothing (vector(1)).
+    environment: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: "StackSettings", services: tuple[str, ...] = STACK_SERVICES) -> "RuleContext":
+        from settings.exporters import ExportersSettings
+
+        exporters = settings.exporters
+        modes = {name: exporters.mode(name) for name in ExportersSettings.model_fields if _is_exporter(exporters, name)}
+        return cls(
+            modes=MappingProxyType(modes),
+            slos=settings.alerting.slos,
+            slo_long_interval=settings.alerting.slo_long_interval,
+            services=services,
+            environment=settings.environment,
+        )
+
+    def enabled(self, exporter: str) -> bool:
+        return self.modes.get(exporter, "off") != "off"
+
+    def exporters_in(self, *modes: str) -> tuple[str, ...]:
+        return tuple(name for name, mode in self.modes.items() if mode in modes)
+
+
+def _is_exporter(exporters: object, name: str) -> bool:
+    return hasattr(getattr(exporters, name), "mode")
+
+
+def sel(*matchers: str) -> str:
+    """`sel('exporter="node"', 'mode="idle"')` -> `{exporter="node",mode="idle"}`; empty parts drop."""
+    return "{" + ",".join(m for m in matchers if m) + "}"
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a Prometheus duration (`90` -> `1m30s`, `0` -> `0s`)."""
+    whole = int(round(seconds))
+    if whole <= 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, whole = divmod(whole, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts)
+
+
+def scaled(duration: str, factor: float) -> str:
+    return format_duration(duration_seconds(duration) * factor) if duration != "0s" else "0s"
+
+
+def pascal(name: str) -> str:
+    """`stack-availability` -> `StackAvailability`."""
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-") if part)

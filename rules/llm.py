@@ -1,0 +1,181 @@
+"""LLM serving (vLLM) recording rules and alerts: time to first token, end-to-end latency, error
+ratio, queue growth. Latency quantiles are recorded per model across all of its servers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rules.common import RuleContext, sel
+from rules.model import AlertCase, AlertRule, ExpectedAlert, RecordingRule, RuleGroup, RuleModule, Series
+from rules.text import INSTANCE, THRESHOLD, VALUE, VALUE_DURATION, VALUE_PCT, label
+
+QUANTILES = ("0.5", "0.95", "0.99")
+BY_MODEL = "env, source, exporter, model_name"
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    selector: str = 'exporter="vllm"'
+    rate_window: str = "5m"
+    # The quantile latency alerts look at (one of QUANTILES).
+    alert_quantile: str = "0.95"
+    # The queue must have grown over this window to count as growing.
+    queue_window: str = "10m"
+
+
+CONFIG = LlmConfig()
+
+_T = {"env": "test", "exporter": "vllm", "source": "mock", "job": "vllm-mock", "instance": "host-1:8000",
+      "engine": "0", "model_name": "llama-3-8b"}
+_TL = ",".join(f'{k}="{v}"' for k, v in _T.items())
+_MODEL = {k: _T[k] for k in ("env", "source", "exporter", "model_name")}
+MODEL = label("model_name")
+
+
+def _quantiles(record: str, family: str, c: LlmConfig) -> tuple[RecordingRule, ...]:
+    return tuple(
+        RecordingRule(
+            record,
+            f"histogram_quantile({q}, sum by ({BY_MODEL}, le) (rate({family}_bucket{sel(c.selector)}[{c.rate_window}])))",
+            labels={"quantile": q},
+        )
+        for q in QUANTILES
+    )
+
+
+def recordings(c: LlmConfig) -> tuple[RecordingRule, ...]:
+    s, w = sel(c.selector), c.rate_window
+    aborted = sel(c.selector, 'finished_reason="abort"')
+    finished = f"sum by ({BY_MODEL}) (rate(vllm:request_success_total{s}[{w}]))"
+    return (
+        *_quantiles("model_name:vllm_time_to_first_token_seconds:histogram_quantile", "vllm:time_to_first_token_seconds", c),
+        *_quantiles("model_name:vllm_e2e_request_latency_seconds:histogram_quantile", "vllm:e2e_request_latency_seconds", c),
+        RecordingRule("model_name:vllm_generation_tokens:rate5m", f"sum by ({BY_MODEL}) (rate(vllm:generation_tokens_total{s}[{w}]))"),
+        RecordingRule("model_name:vllm_prompt_tokens:rate5m", f"sum by ({BY_MODEL}) (rate(vllm:prompt_tokens_total{s}[{w}]))"),
+        # No aborted series yet means no errors, not an unknown ratio: fall back to 0 * finished.
+        RecordingRule(
+            "model_name:vllm_request_errors:ratio_rate5m",
+            f"(sum by ({BY_MODEL}) (rate(vllm:request_success_total{aborted}[{w}])) or 0 * {finished}) / {finished}",
+        ),
+    )
+
+
+def _histogram(family: str, slow_bucket: str, fast: bool) -> tuple[Series, ...]:
+    """Buckets of a latency histogram where every request lands in (prev, slow_bucket] - or, when
+    `fast`, in the first bucket."""
+    bounds = ("0.25", "1", "2.5", "5", "10", "30", "60", "+Inf")
+    series = []
+    for bound in bounds:
+        filled = fast or bound == "+Inf" or float(bound) >= float(slow_bucket)
+        series.append(Series(f'{family}_bucket{{{_TL},le="{bound}"}}', "0+10x30" if filled else "0x30"))
+    series.append(Series(f"{family}_count{{{_TL}}}", "0+10x30"))
+    return tuple(series)
+
+
+def _latency_alert(name: str, record: str, family: str, threshold: float, what: str, slow_bucket: str,
+                   expected_value: str, c: LlmConfig) -> AlertRule:
+    summary = f"p{_pct(c.alert_quantile)} {what} of {MODEL} is {VALUE_DURATION}."
+    description = f"The {_pct(c.alert_quantile)}th percentile {what} of {MODEL} ({label('source')}) has stayed above " \
+                  f"{THRESHOLD}; users wait longer than the serving target."
+    expected = {**_MODEL, "quantile": c.alert_quantile}
+    quantile = f'quantile="{c.alert_quantile}"'
+    return AlertRule(
+        name=name,
+        expr=f"{record}{sel(c.selector, quantile)} > {{threshold}}",
+        threshold=threshold,
+        threshold_format="{:g}s",
+        for_="10m",
+        severity="warning",
+        summary=summary,
+        description=description,
+        dashboard="llm-serving",
+        cases=(
+            AlertCase(
+                "slow",
+                _histogram(family, slow_bucket, fast=False),
+                "20m",
+                (ExpectedAlert(expected, f"p95 {what} of llama-3-8b is {expected_value}.",
+                               f"The 95th percentile {what} of llama-3-8b (mock) has stayed above {threshold:g}s; "
+                               "users wait longer than the serving target."),),
+            ),
+            AlertCase("fast", _histogram(family, slow_bucket, fast=True), "20m"),
+        ),
+    )
+
+
+def _pct(quantile: str) -> str:
+    return f"{float(quantile) * 100:g}"
+
+
+def alerts(c: LlmConfig) -> tuple[AlertRule, ...]:
+    s = sel(c.selector)
+    waiting = f"vllm:num_requests_waiting{s}"
+    return (
+        _latency_alert("LlmTimeToFirstTokenHigh", "model_name:vllm_time_to_first_token_seconds:histogram_quantile",
+                       "vllm:time_to_first_token_seconds", 2, "time to first token", "5", "4.875s", c),
+        _latency_alert("LlmEndToEndLatencyHigh", "model_name:vllm_e2e_request_latency_seconds:histogram_quantile",
+                       "vllm:e2e_request_latency_seconds", 30, "end-to-end latency", "60", "58.5s", c),
+        AlertRule(
+            name="LlmRequestErrorRatioHigh",
+            expr=f"model_name:vllm_request_errors:ratio_rate5m{s} > {{threshold}}",
+            threshold=0.05,
+            threshold_format="{:.0%}",
+            for_="10m",
+            severity="critical",
+            summary=f"{VALUE_PCT} of {MODEL} requests are aborted.",
+            description=f"More than {THRESHOLD} of finished requests to {MODEL} ({label('source')}) end aborted: "
+            "clients get errors. Check the server logs for the abort reason.",
+            dashboard="llm-serving",
+            cases=(
+                AlertCase(
+                    "aborting",
+                    (
+                        Series(f'vllm:request_success_total{{{_TL},finished_reason="stop"}}', "0+9x30"),
+                        Series(f'vllm:request_success_total{{{_TL},finished_reason="abort"}}', "0+1x30"),
+                    ),
+                    "20m",
+                    (ExpectedAlert(_MODEL, "10% of llama-3-8b requests are aborted.",
+                                   "More than 5% of finished requests to llama-3-8b (mock) end aborted: clients get "
+                                   "errors. Check the server logs for the abort reason."),),
+                ),
+                AlertCase(
+                    "no aborts at all",
+                    (Series(f'vllm:request_success_total{{{_TL},finished_reason="stop"}}', "0+9x30"),),
+                    "20m",
+                ),
+            ),
+        ),
+        AlertRule(
+            name="LlmRequestQueueGrowing",
+            expr=f"{waiting} > {{threshold}} and deriv({waiting}[{c.queue_window}]) > 0",
+            threshold=10,
+            threshold_format="{:g}",
+            for_="10m",
+            severity="warning",
+            summary=f"{VALUE} requests wait for {MODEL} on {INSTANCE} and the queue grows.",
+            description=f"More than {THRESHOLD} requests are queued and the queue has grown over {c.queue_window}: "
+            "the server cannot keep up. Add capacity or shed load.",
+            dashboard="llm-serving",
+            cases=(
+                AlertCase(
+                    "growing",
+                    (Series(f"vllm:num_requests_waiting{{{_TL}}}", "0+1x40"),),
+                    "25m",
+                    (ExpectedAlert(_T, "25 requests wait for llama-3-8b on host-1:8000 and the queue grows.",
+                                   "More than 10 requests are queued and the queue has grown over 10m: the server "
+                                   "cannot keep up. Add capacity or shed load."),),
+                ),
+                AlertCase("long but steady", (Series(f"vllm:num_requests_waiting{{{_TL}}}", "20x40"),), "25m"),
+            ),
+        ),
+    )
+
+
+def build(ctx: RuleContext, config: LlmConfig = CONFIG) -> RuleModule | None:
+    if not ctx.enabled("vllm"):
+        return None
+    return RuleModule(
+        domain="llm",
+        component="llm",
+        groups=(RuleGroup("llm.rules", recordings(config)), RuleGroup("llm.alerts", alerts(config))),
+    )
