@@ -37,7 +37,7 @@ DROPPED = {
          "action": "drop"},
     ],
     "cadvisor": [
-        {"source_labels": ["__name__"], "regex": "container_(tasks_state|memory_failures_total|blkio_device_usage_total)",
+        {"source_labels": ["__name__"], "regex": "container_(tasks_state|blkio_device_usage_total)",
          "action": "drop"},
     ],
 }

@@ -48,19 +48,19 @@ def alerts(c: CapacityConfig) -> tuple[AlertRule, ...]:
             cases=(
                 AlertCase(
                     "growing",
-                    (Series(f"node_filesystem_avail_bytes{{{_FSL}}}", "30000000000-100000000x100"),),
+                    (Series(f"node_filesystem_avail_bytes{{{_FSL}}}", "30000000000-100000000x300"),),
                     "14h",
                     (ExpectedAlert(_FS, "Filesystem /data on host-1:9100 is forecast to fill within 30d.",
                                    "At the growth of the last 1d, /data on host-1:9100 runs out of space within 30d: "
                                    "plan more disk, shorter retention or clean-up."),),
-                    interval="10m",
+                    interval="4m",
                 ),
-                AlertCase("flat", (Series(f"node_filesystem_avail_bytes{{{_FSL}}}", "30000000000x100"),), "14h", interval="10m"),
+                AlertCase("flat", (Series(f"node_filesystem_avail_bytes{{{_FSL}}}", "30000000000x300"),), "14h", interval="4m"),
                 AlertCase(
                     "too little history",
-                    (Series(f"node_filesystem_avail_bytes{{{_FSL}}}", "30000000000-100000000x100"),),
+                    (Series(f"node_filesystem_avail_bytes{{{_FSL}}}", "30000000000-100000000x300"),),
                     "11h",
-                    interval="10m",
+                    interval="4m",
                 ),
             ),
         ),
@@ -77,14 +77,14 @@ def alerts(c: CapacityConfig) -> tuple[AlertRule, ...]:
             cases=(
                 AlertCase(
                     "shrinking",
-                    (Series(f"node_memory_MemAvailable_bytes{{{_TL}}}", "5000000000-1000000x100"),),
+                    (Series(f"node_memory_MemAvailable_bytes{{{_TL}}}", "5000000000-1000000x300"),),
                     "14h",
                     (ExpectedAlert(_T, "Memory of host-1:9100 is forecast to run out within 30d.",
                                    "Available memory of host-1:9100 shrinks at a rate that reaches zero within 30d "
                                    "(trend of the last 1d): plan more memory or find the growth."),),
-                    interval="10m",
+                    interval="4m",
                 ),
-                AlertCase("flat", (Series(f"node_memory_MemAvailable_bytes{{{_TL}}}", "5000000000x100"),), "14h", interval="10m"),
+                AlertCase("flat", (Series(f"node_memory_MemAvailable_bytes{{{_TL}}}", "5000000000x300"),), "14h", interval="4m"),
             ),
         ),
     )

@@ -21,6 +21,9 @@ class LlmConfig:
     alert_quantile: str = "0.95"
     # The queue must have grown over this window to count as growing.
     queue_window: str = "10m"
+    # A latency quantile over fewer requests than this (per rate_window) is noise, not a trend:
+    # the p95 of a handful of requests is nearly their maximum.
+    min_requests: int = 50
 
 
 CONFIG = LlmConfig()
@@ -60,15 +63,15 @@ def recordings(c: LlmConfig) -> tuple[RecordingRule, ...]:
     )
 
 
-def _histogram(family: str, slow_bucket: str, fast: bool) -> tuple[Series, ...]:
-    """Buckets of a latency histogram where every request lands in (prev, slow_bucket] - or, when
-    `fast`, in the first bucket."""
+def _histogram(family: str, slow_bucket: str, fast: bool, per_minute: int = 20) -> tuple[Series, ...]:
+    """Buckets of a latency histogram with `per_minute` requests, every one landing in
+    (prev, slow_bucket] - or, when `fast`, in the first bucket."""
     bounds = ("0.25", "1", "2.5", "5", "10", "30", "60", "+Inf")
     series = []
     for bound in bounds:
         filled = fast or bound == "+Inf" or float(bound) >= float(slow_bucket)
-        series.append(Series(f'{family}_bucket{{{_TL},le="{bound}"}}', "0+10x30" if filled else "0x30"))
-    series.append(Series(f"{family}_count{{{_TL}}}", "0+10x30"))
+        series.append(Series(f'{family}_bucket{{{_TL},le="{bound}"}}', f"0+{per_minute}x30" if filled else "0x30"))
+    series.append(Series(f"{family}_count{{{_TL}}}", f"0+{per_minute}x30"))
     return tuple(series)
 
 
@@ -79,9 +82,11 @@ def _latency_alert(name: str, record: str, family: str, threshold: float, what: 
                   f"{THRESHOLD}; users wait longer than the serving target."
     expected = {**_MODEL, "quantile": c.alert_quantile}
     quantile = f'quantile="{c.alert_quantile}"'
+    requests = f"sum by ({BY_MODEL}) (increase({family}_count{sel(c.selector)}[{c.rate_window}]))"
     return AlertRule(
         name=name,
-        expr=f"{record}{sel(c.selector, quantile)} > {{threshold}}",
+        expr=f"{record}{sel(c.selector, quantile)} > {{threshold}}"
+        f" and on ({BY_MODEL}) {requests} >= {c.min_requests}",
         threshold=threshold,
         threshold_format="{:g}s",
         for_="10m",
@@ -99,6 +104,7 @@ def _latency_alert(name: str, record: str, family: str, threshold: float, what: 
                                "users wait longer than the serving target."),),
             ),
             AlertCase("fast", _histogram(family, slow_bucket, fast=True), "20m"),
+            AlertCase("slow but too few requests to tell", _histogram(family, slow_bucket, fast=False, per_minute=1), "20m"),
         ),
     )
 

@@ -52,6 +52,16 @@ def _channel(value: str) -> str:
     return value
 
 
+def _promql_problem(query: str) -> str | None:
+    import promql_parser
+
+    try:
+        promql_parser.parse(query)
+    except (ValueError, TypeError) as error:
+        return str(error).splitlines()[0]
+    return None
+
+
 Wait = Annotated[str, AfterValidator(_wait)]
 Email = Annotated[str, AfterValidator(_email)]
 HostPort = Annotated[str, AfterValidator(_host_port)]
@@ -157,6 +167,8 @@ class SloSettings(Strict):
             query = getattr(self, field)
             if query is not None and WINDOW_PLACEHOLDER not in query:
                 raise FieldProblem(field, query, f"has no {WINDOW_PLACEHOLDER} where its range goes, e.g. rate(x[$window])")
+            if query is not None and (problem := _promql_problem(query.replace(WINDOW_PLACEHOLDER, "5m"))):
+                raise FieldProblem(field, query, f"is not valid PromQL: {problem}")
         return self
 
 

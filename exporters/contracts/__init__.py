@@ -5,6 +5,12 @@ Each `<exporter>.yaml` next to this file lists the families (name, type, label n
 build Debian 12 ships differs, a family says so (`debian_absent`, or the `debian_labels` it serves
 instead) with the reason; `Contract.as_served_by_debian()` applies exactly those differences, so
 the real-exporter tests skip nothing else.
+
+A file names its kind by its first key: `exporter:` (an exporter, in `CONTRACTS`), `service:` (one
+of the stack's own services — Prometheus, Alertmanager, Loki, Promtail, Grafana — in
+`SERVICE_CONTRACTS`) or `synthesised:` (series Prometheus writes itself for every target and
+alerting rule, served by no endpoint: `SYNTHESISED`). They are kept apart because exporter code
+iterates `CONTRACTS` as the list of exporters.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from exporters.exposition import Family, parse
 CONTRACT_DIR = Path(__file__).resolve().parent
 FAMILY_TYPES = frozenset({"counter", "gauge", "histogram", "summary", "untyped"})
 DEFAULT_ENDPOINT = "/metrics"
+CONTRACT_KINDS = ("exporter", "service", "synthesised")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class Contract:
     families: tuple[MetricFamily, ...]
     provenance: str = ""
     debian_version: str | None = None
+    # "exporter", "service" or "synthesised"; `exporter` above holds the name whatever the kind.
+    kind: str = "exporter"
 
     def family(self, name: str) -> MetricFamily:
         for family in self.families:
@@ -92,11 +101,19 @@ def _family(raw: dict, exporter: str) -> MetricFamily:
     )
 
 
+def _kind(raw: dict, path: Path) -> str:
+    kinds = [kind for kind in CONTRACT_KINDS if kind in raw]
+    if len(kinds) != 1:
+        raise ValueError(f"{path.name} must name exactly one of {', '.join(CONTRACT_KINDS)}, found {kinds}")
+    return kinds[0]
+
+
 def load_contract(path: Path) -> Contract:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    exporter = raw["exporter"]
+    kind = _kind(raw, path)
+    exporter = raw[kind]
     if exporter != path.stem:
-        raise ValueError(f"{path.name} declares exporter {exporter!r}")
+        raise ValueError(f"{path.name} declares {kind} {exporter!r}")
     families = tuple(_family(item, exporter) for item in raw["families"])
     names = [f.name for f in families]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -108,15 +125,19 @@ def load_contract(path: Path) -> Contract:
         families=families,
         provenance=raw["provenance"],
         debian_version=raw.get("debian_version"),
+        kind=kind,
     )
 
 
-def _load_all() -> Mapping[str, Contract]:
-    contracts = {path.stem: load_contract(path) for path in sorted(CONTRACT_DIR.glob("*.yaml"))}
-    return MappingProxyType(contracts)
+def _load_all(kind: str) -> Mapping[str, Contract]:
+    loaded = (load_contract(path) for path in sorted(CONTRACT_DIR.glob("*.yaml")))
+    return MappingProxyType({contract.exporter: contract for contract in loaded if contract.kind == kind})
 
 
-CONTRACTS: Mapping[str, Contract] = _load_all()
+CONTRACTS: Mapping[str, Contract] = _load_all("exporter")
+SERVICE_CONTRACTS: Mapping[str, Contract] = _load_all("service")
+# Prometheus' own series per scrape target (`up`, `scrape_*`) and per alerting rule (`ALERTS*`).
+SYNTHESISED: Contract = _load_all("synthesised")["synthetic"]
 
 
 def sample_names(family: MetricFamily) -> tuple[str, ...]:
@@ -128,14 +149,19 @@ def sample_names(family: MetricFamily) -> tuple[str, ...]:
     return (family.name,)
 
 
+def _names_of(contracts: Iterable[Contract]) -> frozenset[str]:
+    return frozenset(name for contract in contracts for family in contract.families for name in sample_names(family))
+
+
 def all_metric_names() -> frozenset[str]:
-    """Every sample name of every contract: what rules and dashboards may refer to."""
-    return frozenset(
-        name
-        for contract in CONTRACTS.values()
-        for family in contract.families
-        for name in sample_names(family)
-    )
+    """Every sample name of every exporter contract."""
+    return _names_of(CONTRACTS.values())
+
+
+def known_metric_names() -> frozenset[str]:
+    """Every sample name of every contract — exporters, the stack's own services and the series
+    Prometheus synthesises: what rules and dashboards may refer to besides recording rules."""
+    return _names_of((*CONTRACTS.values(), *SERVICE_CONTRACTS.values(), SYNTHESISED))
 
 
 def check_families(contract: Contract, served: Mapping[str, Family]) -> list[str]:

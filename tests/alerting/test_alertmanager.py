@@ -167,6 +167,17 @@ def test_templates_render_with_amtool(tmp_path):
             'monitoring:alerting.receivers.email.to: "nobody" is not an e-mail address like oncall@example.org',
         ),
         (
+            {"slos": [{"name": "api", "description": "d", "objective": 0.99, "bad": "sum(rate(errors[$window])",
+                       "total": "sum(rate(requests[$window]))"}]},
+            'monitoring:alerting.slos[0].bad: "sum(rate(errors[$window])" is not valid PromQL: unclosed left parenthesis',
+        ),
+        (
+            {"slos": [{"name": "api", "description": "d", "objective": 0.99, "bad": "sum(rate(errors[5m]))",
+                       "total": "sum(rate(requests[$window]))"}]},
+            'monitoring:alerting.slos[0].bad: "sum(rate(errors[5m]))" has no $window where its range goes, '
+            "e.g. rate(x[$window])",
+        ),
+        (
             {"routes": {"critical": {"group_wait": "soon", "group_interval": "5m", "repeat_interval": "4h"}}},
             'monitoring:alerting.routes.critical.group_wait: "soon" is not a duration like 0s, 30s, 5m or 1h',
         ),

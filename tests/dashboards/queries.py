@@ -9,13 +9,11 @@ from typing import Any, Iterator
 import promql_parser
 
 from dashboards.common import EMPTY_WHEN
-from exporters.contracts import all_metric_names
+from exporters.contracts import known_metric_names
 from rules import render_rule_files
 from settings.model import StackSettings
 
 # Stack metrics the brief allows besides contracts and recording rules.
-STACK_PREFIXES = ("prometheus_", "alertmanager_", "loki_", "promtail_", "grafana_", "scrape_")
-STACK_NAMES = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE"})
 # Services the tests cannot run here (no binaries): their panels are checked structurally only.
 NOT_RUNNABLE_PREFIXES = ("loki_", "promtail_", "grafana_")
 
@@ -113,14 +111,11 @@ def metric_names(expr: str) -> set[str]:
     return names
 
 
-def is_stack_metric(name: str) -> bool:
-    return name in STACK_NAMES or name.startswith(STACK_PREFIXES)
-
-
 def runnable_here(expr: str) -> bool:
     return not any(name.startswith(NOT_RUNNABLE_PREFIXES) for name in metric_names(expr))
 
 
 def allowed_names(settings: StackSettings) -> frozenset[str]:
-    return all_metric_names() | recorded_names(settings)
+    """Contract metrics (exporters, the stack's own services, synthesised series) and recording rules."""
+    return known_metric_names() | recorded_names(settings)
 

@@ -13,7 +13,6 @@ from dashboards.common import EMPTY_WHEN, LOKI_UID, PROVISIONED_DATASOURCES, REF
 from tests.conftest import STACKS, stack_settings
 from tests.dashboards.queries import (
     allowed_names,
-    is_stack_metric,
     metric_names,
     panels,
     queries,
@@ -148,9 +147,9 @@ def test_every_promql_expression_parses_and_uses_known_metrics(stack):
             expr = substitute(query.expr, settings)
             promql_parser.parse(expr)
             for name in metric_names(expr):
-                if name not in allowed and not is_stack_metric(name):
+                if name not in allowed:
                     unknown.append(f"{query.dashboard} / {query.title}: {name}")
-    assert not unknown, "metrics neither in a contract, a recording rule nor the stack's own:\n" + "\n".join(unknown)
+    assert not unknown, "metrics neither in a contract nor a recording rule:\n" + "\n".join(unknown)
 
 
 def test_dashboards_use_the_rendered_recording_rules(stack):

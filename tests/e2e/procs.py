@@ -16,11 +16,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import yaml
 
-from alerting.alertmanager import alertmanager_files, render_alertmanager_config
+from alerting.alertmanager import alertmanager_files, alertmanager_secret_files, render_alertmanager_config
 from render.prometheus import render_prometheus_config
 from rules import render_modules
 from services.topology import Endpoint
@@ -141,10 +141,12 @@ def start_mock(processes: Processes, exporter: str, workdir: Path, hosts: int = 
     return Mock(exporter, ports)
 
 
-def start_mocks(processes: Processes, settings: StackSettings, workdir: Path, hosts: int = 1) -> dict[str, Mock]:
-    """One mock per exporter the settings run as mock (or shadow)."""
+def start_mocks(processes: Processes, settings: StackSettings, workdir: Path,
+                hosts: int | Mapping[str, int] = 1) -> dict[str, Mock]:
+    """One mock per exporter the settings run as mock (or shadow), simulating `hosts` hosts (one
+    number for all, or per exporter)."""
     return {
-        exporter: start_mock(processes, exporter, workdir, hosts)
+        exporter: start_mock(processes, exporter, workdir, hosts if isinstance(hosts, int) else hosts.get(exporter, 1))
         for exporter in MOCKED
         if settings.exporters.mode(exporter) in ("mock", "shadow")
     }
@@ -193,10 +195,12 @@ def write_prometheus_config(
     return path
 
 
-def start_prometheus(processes: Processes, config: Path, workdir: Path, port: int) -> Prometheus:
+def start_prometheus(processes: Processes, config: Path, workdir: Path, port: int, resend_delay: str = "1s") -> Prometheus:
+    """Prometheus on `port`. It re-sends firing alerts every `resend_delay` (1m by default): short,
+    so an alert whose first send raced Alertmanager's discovery is not held back a minute."""
     processes.start(
         [PROMETHEUS_BINARY, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'prometheus-data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+         f"--web.listen-address=127.0.0.1:{port}", f"--rules.alert.resend-delay={resend_delay}", "--log.level=warn"],
         workdir / "prometheus.log",
     )
     url = f"http://127.0.0.1:{port}"
@@ -233,6 +237,9 @@ def write_alertmanager_config(settings: StackSettings, workdir: Path, webhook_ur
     The local Alertmanager (Debian 0.25) predates the webhook's `url_file` (the pinned image has
     it): the local copy carries `webhook_url` in `url`, the only field that differs."""
     config_dir, secrets_dir = workdir / "alertmanager", workdir / "secrets"
+    needed = {key for key, _ in alertmanager_secret_files(settings)} - {"webhook_url"}
+    if missing := needed - set(secrets or {}):
+        raise ValueError(f"the settings' receivers read secrets {sorted(missing)}: pass them in `secrets`")
     secrets_dir.mkdir(parents=True, exist_ok=True)
     for key, value in (secrets or {}).items():
         (secrets_dir / key).write_text(value)
@@ -267,7 +274,8 @@ def start_alertmanager(processes: Processes, config: Path, workdir: Path, port: 
 @dataclass(frozen=True)
 class Delivery:
     path: str
-    received_at: float
+    received_at: float  # monotonic
+    received_wall: float  # epoch seconds, comparable with Prometheus' activeAt
     body: dict[str, Any]
 
 
@@ -285,7 +293,7 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with receiver._lock:
-                    receiver.deliveries.append(Delivery(self.path, time.monotonic(), body))
+                    receiver.deliveries.append(Delivery(self.path, time.monotonic(), time.time(), body))
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -337,7 +345,7 @@ class LocalStack:
 
 
 def start_local_stack(processes: Processes, settings: StackSettings, workdir: Path, webhook_url: str | None = None,
-                      secrets: dict[str, str] | None = None, hosts: int = 1,
+                      secrets: dict[str, str] | None = None, hosts: int | Mapping[str, int] = 1,
                       services: tuple[str, ...] = ("prometheus", "alertmanager"),
                       window_scale: float = 1.0) -> LocalStack:
     """Mocks of the settings' mocked exporters, Alertmanager and Prometheus with the rendered
