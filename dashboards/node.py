@@ -27,6 +27,8 @@ UID = "node"
 # How far ahead the fill forecast looks, and how much history it extrapolates from.
 FORECAST_HORIZON_HOURS = 24
 FORECAST_HISTORY = "6h"
+# Only filesystems below this share of free space count as filling up.
+FILLING_BELOW = 0.4
 
 
 def build(settings: StackSettings) -> dict[str, Any]:
@@ -216,11 +218,17 @@ def build(settings: StackSettings) -> dict[str, Any]:
     board.add(
         table_panel(
             f"Filesystems filling within {FORECAST_HORIZON_HOURS} h",
-            "Real filesystems whose forecast reaches zero available bytes within the horizon.",
+            "Real filesystems with less than "
+            f"{FILLING_BELOW:.0%} space left whose forecast reaches zero available bytes within the horizon "
+            "(the condition of the NodeFilesystemSpaceFillingUp alert: a daily rhythm on an emptyish disk "
+            f"is not a fill-up), once {FORECAST_HISTORY} of history exist.",
             [
                 Query(
                     f"predict_linear(node_filesystem_avail_bytes{{{real_fs}}}[{FORECAST_HISTORY}], "
                     f"{FORECAST_HORIZON_HOURS} * 3600) < 0"
+                    f" and instance_mountpoint:node_filesystem_avail_bytes:ratio{{{node}}} < {FILLING_BELOW}"
+                    # Only with the whole lookback of history: a trend over minutes is noise.
+                    f" and node_filesystem_avail_bytes{{{real_fs}}} offset {FORECAST_HISTORY}"
                 )
             ],
             unit="bytes",

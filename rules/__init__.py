@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from rules import capacity, containers, gpu, integrity, llm, node, slo, stack, targets
-from rules.common import STACK_SERVICES, RuleContext, scaled
+from rules.common import STACK_SERVICES, RuleContext, scaled, stack_services
 from rules.model import AlertRule, RuleGroup, RuleModule
 from settings.alerting import AlertingSettings, RuleOverride
 from settings.errors import SettingsError, config_key
@@ -125,14 +125,15 @@ def render_modules(
 
 def render_rule_files(settings: "StackSettings") -> dict[str, dict[str, Any]]:
     """File name -> rule file document, for `/etc/prometheus/rules/`."""
-    return render_modules(settings, STACK_SERVICES)
+    return render_modules(settings, stack_services(settings))
 
 
-def render_rule_tests(settings: "StackSettings", services: tuple[str, ...] = STACK_SERVICES) -> dict[str, dict[str, Any]]:
+def render_rule_tests(settings: "StackSettings", services: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
     """`<domain>.test.yml` -> a `promtool test rules` document over `<domain>.yml`, from the cases
     next to each alert. The cases hold for the default thresholds: overridden alerts are left out."""
     alerting = settings.alerting
     files: dict[str, dict[str, Any]] = {}
+    services = services if services is not None else stack_services(settings)
     for module in rule_modules(RuleContext.from_settings(settings, services)):
         tests = []
         for alert in module.alerts:

@@ -12,8 +12,16 @@ if TYPE_CHECKING:
     from settings.alerting import SloSettings
     from settings.model import StackSettings
 
-# The stack's own services; each is scraped as job `<name>` with label `service="<name>"`.
+# The stack's own services; each is scraped as job `<name>` with label `service="<name>"`. The
+# log collector is Promtail or Alloy (`logs.collector`): only the one a stack runs gets alerts.
 STACK_SERVICES = ("prometheus", "alertmanager", "grafana", "loki", "promtail")
+LOG_COLLECTORS = ("promtail", "alloy")
+EVERY_STACK_SERVICE = STACK_SERVICES + ("alloy",)
+
+
+def stack_services(settings: "StackSettings") -> tuple[str, ...]:
+    """The stack services a stack deploys: the core four and its one log collector."""
+    return tuple(s for s in STACK_SERVICES if s not in LOG_COLLECTORS) + (settings.logs.collector,)
 
 
 @dataclass(frozen=True)

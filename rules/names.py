@@ -25,11 +25,11 @@ def _everything_on() -> dict[str, str]:
 
 def known_alert_names(slo_names: tuple[str, ...]) -> frozenset[str]:
     from rules import rule_modules
-    from rules.common import RuleContext
+    from rules.common import EVERY_STACK_SERVICE, RuleContext
 
     slos = tuple(
         SloSettings(name=name, description=name, objective=0.99, total="x[$window]", bad="x[$window]")
         for name in slo_names
     )
-    ctx = RuleContext(modes=MappingProxyType(_everything_on()), slos=slos)
+    ctx = RuleContext(modes=MappingProxyType(_everything_on()), slos=slos, services=EVERY_STACK_SERVICE)
     return frozenset(alert.name for module in rule_modules(ctx) for alert in module.alerts)

@@ -1,5 +1,6 @@
 """Monitoring the monitoring: the Watchdog, Prometheus (rules, TSDB/WAL, sample limits,
-notifications, reloads), Alertmanager (notifications, reloads) and Loki (ingestion, errors)."""
+notifications, reloads), Alertmanager (notifications, reloads), Loki (ingestion, errors) and
+Promtail (lines it gives up on)."""
 
 from __future__ import annotations
 
@@ -284,6 +285,19 @@ def loki_alerts(c: StackConfig) -> tuple[AlertRule, ...]:
     )
 
 
+def promtail_alerts(c: StackConfig) -> tuple[AlertRule, ...]:
+    # Promtail's client gives up on a batch after its retries: those lines never reach Loki.
+    return (
+        _increase_alert(
+            "PromtailDroppingEntries", "promtail_dropped_entries_total", "promtail", c.rate_window, "warning",
+            f"Promtail {INSTANCE} drops log lines ({label('reason')}).",
+            f"Promtail gave up sending log lines to Loki within the last {c.rate_window} "
+            f"(reason {label('reason')}): those lines are lost.",
+            c, {"host": "loki:3100", "reason": "rate_limited", "tenant": "fake"},
+        ),
+    )
+
+
 def build(ctx: RuleContext, config: StackConfig = CONFIG) -> RuleModule:
     rules: list[AlertRule] = [watchdog()]
     if "prometheus" in ctx.services:
@@ -292,4 +306,6 @@ def build(ctx: RuleContext, config: StackConfig = CONFIG) -> RuleModule:
         rules.extend(alertmanager_alerts(config))
     if "loki" in ctx.services:
         rules.extend(loki_alerts(config))
+    if "promtail" in ctx.services:
+        rules.extend(promtail_alerts(config))
     return RuleModule(domain="stack", component="stack", groups=(RuleGroup("stack.alerts", tuple(rules)),))

@@ -40,6 +40,7 @@ SERVICE_TARGETS = (
     Target("grafana", "Grafana", "stack", "meta-monitoring", "the Grafana container, its database volume and its /api/health"),
     Target("loki", "Loki", "stack", "meta-monitoring", "the Loki container, its storage volume and /ready"),
     Target("promtail", "Promtail", "stack", "meta-monitoring", "the Promtail container and its access to the Docker socket"),
+    Target("alloy", "Grafana Alloy", "stack", "meta-monitoring", "the Alloy container, its access to the Docker socket and its /-/ready"),
 )
 
 

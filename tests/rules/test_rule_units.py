@@ -8,7 +8,8 @@ import yaml
 
 from rules import ALWAYS_FIRING, render_rule_files, render_rule_tests, rule_modules
 from rules.common import RuleContext
-from tests.rules.support import all_on_settings, promtool, write_documents
+from settings import parse_settings
+from tests.rules.support import ALL_ON, all_on_settings, promtool, write_documents
 
 SETTINGS = all_on_settings()
 TESTS = render_rule_tests(SETTINGS)
@@ -24,6 +25,18 @@ def _run(tmp_path, domain: str, rule_files: dict, tests: dict):
 def test_promtool_unit_tests_pass(test_file, tmp_path):
     domain = test_file.removesuffix(".test.yml")
     result = _run(tmp_path, domain, render_rule_files(SETTINGS), {test_file: TESTS[test_file]})
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_the_log_collector_a_stack_runs_is_the_one_watched(tmp_path):
+    """With Alloy as the collector, Alloy (not Promtail) gets target alerts, and their cases pass."""
+    settings = parse_settings({**ALL_ON, "logs": {"collector": "alloy"}}, "test")
+    rule_files = render_rule_files(settings)
+    alerts = {rule.get("alert") for group in rule_files["targets.yml"]["groups"] for rule in group["rules"]}
+    assert {"AlloyTargetDown", "AlloyTargetAbsent"} <= alerts
+    assert not {name for name in alerts if name and name.startswith("Promtail")}
+    tests = render_rule_tests(settings)
+    result = _run(tmp_path, "targets", rule_files, {"targets.test.yml": tests["targets.test.yml"]})
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
