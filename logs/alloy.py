@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from logs.alloy_syntax import Block, Ref, write
-from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline
+from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline, plain
 from services.topology import Endpoints
 from settings.model import StackSettings
 
@@ -26,18 +26,11 @@ _VALUES_STAGES = {"labels", "structured_metadata"}
 
 def stage_block(stage: Stage) -> Block:
     name = ALLOY_STAGE.get(stage.kind, f"stage.{stage.kind}")
-    params = _plain(stage.params)
+    params = plain(stage.params)
     if stage.kind in _VALUES_STAGES:
         params = {"values": params}
     return Block(name, attributes=params)
 
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "items"):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 def rule_block(rule: RelabelRule) -> Block:

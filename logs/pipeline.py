@@ -128,7 +128,7 @@ class Stage:
     why: str
 
     def as_data(self) -> dict[str, Any]:
-        return {"kind": self.kind, "params": _plain(self.params)}
+        return {"kind": self.kind, "params": plain(self.params)}
 
 
 @dataclass(frozen=True)
@@ -166,11 +166,12 @@ class LogPipeline:
         return found
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """Frozen pipeline parameters (mapping proxies, tuples) as plain dicts and lists."""
     if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     return value
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline
+from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline, plain
 from services.topology import Endpoints
 from settings.model import StackSettings
 
@@ -17,18 +17,11 @@ POSITIONS_DIR = "/var/lib/promtail"
 
 
 def promtail_stage(stage: Stage) -> dict[str, Any]:
-    params = {key: _plain(value) for key, value in stage.params.items()}
+    params = {key: plain(value) for key, value in stage.params.items()}
     if stage.kind == "labelallow":
         return {"labelallow": params["values"]}
     return {stage.kind: params}
 
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "items"):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 def relabel_config(rule: RelabelRule) -> dict[str, Any]:

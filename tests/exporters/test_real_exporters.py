@@ -39,7 +39,8 @@ PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 POSTGRES_EXPORTER = "/usr/bin/prometheus-postgres-exporter"
 REDIS_EXPORTER = "/usr/bin/prometheus-redis-exporter"
 REDIS_SERVER = "/usr/bin/redis-server"
-POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's PostgreSQL major version varies by release: take the newest installed.
+POSTGRES_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), default=Path("/usr/lib/postgresql/15/bin"))
 
 
 def debian(exporter: str):

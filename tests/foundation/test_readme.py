@@ -24,3 +24,20 @@ def test_every_make_target_the_readme_names_exists():
     targets = set(re.findall(r"^([a-z-]+):", makefile, re.M))
     for target in set(re.findall(r"`make ([a-z-]+)", README.read_text())):
         assert target in targets, target
+
+
+def test_every_settings_example_in_the_readme_is_valid():
+    import textwrap
+
+    import yaml
+
+    from settings import parse_settings
+    from settings.loader import namespace_config
+    from settings.secrets import SECRET_KEYS
+
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        document = yaml.safe_load(textwrap.dedent(block))
+        config = document.get("config", document)
+        parse_settings(namespace_config(config, SECRET_KEYS), "staging")  # raises on any bad example
