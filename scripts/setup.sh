@@ -20,7 +20,8 @@ for tool in "${!TOOLS[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${TOOLS[$tool]}")
 done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+# Debian splits venv's pip bootstrap into python3-venv.
+python3 -c "import ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} (run as root or: sudo apt-get install ${missing[*]})" >&2
