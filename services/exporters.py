@@ -177,12 +177,13 @@ def pushgateway(settings: StackSettings) -> ServiceSpec:
         image=_image(settings, "pushgateway"),
         command=(
             f"--web.listen-address=:{port}",
-            # Pushed groups survive restarts.
-            "--persistence.file=/data/pushgateway.db",
+            # Pushed groups survive restarts; /pushgateway is the image's own nobody-owned directory, so
+            # the fresh named volume mounted there inherits that ownership.
+            "--persistence.file=/pushgateway/pushgateway.db",
             "--persistence.interval=5m",
         ),
         config_dir="/etc/pushgateway",
-        volumes=(VolumeSpec("data", "/data"),),
+        volumes=(VolumeSpec("data", "/pushgateway"),),
         health=HttpHealthCheck(port, "/-/healthy"),
         resources=SMALL,
         security=Security(user=NOBODY),
