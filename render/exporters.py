@@ -61,13 +61,21 @@ def _interval(settings: StackSettings, exporter: str) -> str:
     return getattr(settings.exporters, exporter).scrape_interval or SCRAPE_CLASSES[EXPORTERS[exporter].scrape_class]
 
 
+def discovery(settings: StackSettings, targets: list[str]) -> dict[str, Any]:
+    """How a job finds its targets on the stack's platform: the seam where the Kubernetes platform
+    plugs in `kubernetes_sd_configs` (pods by label) instead of the Docker network's static addresses."""
+    if settings.platform == "docker":
+        return {"static_configs": [{"targets": targets}] if targets else []}
+    raise NotImplementedError(f"service discovery for platform {settings.platform!r}")
+
+
 def _job(settings: StackSettings, exporter: str, source: str, targets: list[str]) -> dict[str, Any]:
     spec = EXPORTERS[exporter]
     job: dict[str, Any] = {
         "job_name": exporter if source == "real" else f"{exporter}-mock",
         "scrape_interval": _interval(settings, exporter),
         "metrics_path": spec.metrics_path,
-        "static_configs": [{"targets": targets}] if targets else [],
+        **discovery(settings, targets),
         "relabel_configs": _source_labels(settings, exporter, source),
         "sample_limit": SAMPLE_LIMITS[exporter],
         **LABEL_LIMITS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from render.exporters import exporter_scrape_jobs
+from render.exporters import LABEL_LIMITS, exporter_scrape_jobs
 from services.topology import Endpoints
 from settings.model import StackSettings
 
@@ -22,7 +22,6 @@ SELF_SCRAPED = {
 
 # Guards against a misbehaving target flooding the TSDB (a scrape above these fails as a whole).
 SELF_SAMPLE_LIMIT = 50_000
-LABEL_LIMIT = 64
 
 
 def self_scrape_jobs(settings: StackSettings, endpoints: Endpoints) -> list[dict[str, Any]]:
@@ -38,7 +37,7 @@ def self_scrape_jobs(settings: StackSettings, endpoints: Endpoints) -> list[dict
                     {"targets": [endpoints[service].address], "labels": {"service": service, "env": settings.environment}}
                 ],
                 "sample_limit": SELF_SAMPLE_LIMIT,
-                "label_limit": LABEL_LIMIT,
+                **LABEL_LIMITS,
             }
         )
     return jobs
