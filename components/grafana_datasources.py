@@ -176,36 +176,26 @@ class GrafanaDatasources(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         ready = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[args.grafana])
-        self.prometheus = grafana.oss.DataSource(
-            "prometheus",
-            type="prometheus",
-            name="Prometheus",
-            uid=PROMETHEUS_UID,
-            url=args.prometheus_url,
-            access_mode="proxy",
+        def datasource(name: str, kind: str, title: str, url: pulumi.Input[str], json_data: dict, **extra):
+            return grafana.oss.DataSource(
+                name,
+                type=kind,
+                name=title,
+                uid=name,
+                url=url,
+                access_mode="proxy",
+                json_data_encoded=json.dumps(json_data, sort_keys=True),
+                opts=ready,
+                **extra,
+            )
+
+        self.prometheus = datasource(
+            PROMETHEUS_UID, "prometheus", "Prometheus", args.prometheus_url, prometheus_json_data(settings),
             is_default=True,
-            json_data_encoded=json.dumps(prometheus_json_data(settings), sort_keys=True),
-            opts=ready,
         )
-        self.loki = grafana.oss.DataSource(
-            "loki",
-            type="loki",
-            name="Loki",
-            uid=LOKI_UID,
-            url=args.loki_url,
-            access_mode="proxy",
-            json_data_encoded=json.dumps(loki_json_data(settings), sort_keys=True),
-            opts=ready,
-        )
-        self.alertmanager = grafana.oss.DataSource(
-            "alertmanager",
-            type="alertmanager",
-            name="Alertmanager",
-            uid=ALERTMANAGER_UID,
-            url=args.alertmanager_url,
-            access_mode="proxy",
-            json_data_encoded=json.dumps(alertmanager_json_data(settings), sort_keys=True),
-            opts=ready,
+        self.loki = datasource(LOKI_UID, "loki", "Loki", args.loki_url, loki_json_data(settings))
+        self.alertmanager = datasource(
+            ALERTMANAGER_UID, "alertmanager", "Alertmanager", args.alertmanager_url, alertmanager_json_data(settings)
         )
         auth = pulumi.Output.concat(settings.grafana.admin_user, ":", args.admin_password)
         self.health_checks = [

@@ -152,6 +152,11 @@ def timeseries_panel(
     return panel
 
 
+def utilisation_panel(title: str, description: str, queries: Sequence[Query]) -> timeseries.Panel:
+    """A 0..1 utilisation over time: warning at 80 %, critical at 95 %."""
+    return timeseries_panel(title, description, queries, "percentunit", rising(0.8, 0.95), min_value=0, max_value=1)
+
+
 def stat_panel(
     title: str,
     description: str,

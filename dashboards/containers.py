@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards.common import (
+    utilisation_panel,
     ANY_IS_BAD,
     Board,
     Query,
@@ -106,14 +107,10 @@ def build(settings: StackSettings) -> dict[str, Any]:
     )
     board.row("Memory")
     board.add(
-        timeseries_panel(
+        utilisation_panel(
             "Memory working set vs limit",
             "Working set as a share of the container's memory limit (containers with a limit only); at 1 the kernel OOM-kills.",
             [Query(f"container:container_memory_working_set_bytes:ratio_limit{{{named}}}", "{{instance}} {{name}}")],
-            "percentunit",
-            rising(0.8, 0.95),
-            min_value=0,
-            max_value=1,
         ),
         12,
     )

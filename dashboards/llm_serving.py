@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards.common import (
+    utilisation_panel,
     Board,
     Query,
     env_variable,
@@ -62,14 +63,10 @@ def build(settings: StackSettings) -> dict[str, Any]:
         8,
     )
     board.add(
-        timeseries_panel(
+        utilisation_panel(
             "KV-cache usage",
             "Share of the KV cache in use; near 1 the scheduler preempts requests.",
             [Query(f"vllm:kv_cache_usage_perc{{{vllm}}}", "{{model_name}} @ {{instance}}")],
-            "percentunit",
-            rising(0.8, 0.95),
-            min_value=0,
-            max_value=1,
         ),
         8,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards.common import (
+    utilisation_panel,
     ANY_IS_BAD,
     UP_DOWN,
     VIRTUAL_FSTYPES,
@@ -130,14 +131,10 @@ def build(settings: StackSettings) -> dict[str, Any]:
     )
     board.row("Disk")
     board.add(
-        timeseries_panel(
+        utilisation_panel(
             "Disk busy time",
             "Share of time each device had I/O in flight (5 m rate); near 1 the device is saturated.",
             [Query(f"instance_device:node_disk_io_time_seconds:rate5m{{{node}}}", "{{instance}} {{device}}")],
-            "percentunit",
-            rising(0.8, 0.95),
-            min_value=0,
-            max_value=1,
         ),
         12,
     )

@@ -43,7 +43,8 @@ def write_build(out_dir: Path, monitor: RecordingMonitor) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    resources = [registration.as_json() for registration in monitor.registrations]
+    # Registration order depends on async scheduling; sorted by URN the file diffs cleanly between runs.
+    resources = sorted((registration.as_json() for registration in monitor.registrations), key=lambda r: r["urn"])
     (out_dir / "resources.json").write_text(
         json.dumps({"resources": resources, "outputs": monitor.stack_outputs}, indent=2, sort_keys=True) + "\n"
     )
