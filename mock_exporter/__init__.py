@@ -5,7 +5,7 @@ out (node first, then cAdvisor, then DCGM, then vLLM).
 
 Run: python -m mock_exporter --exporter {node,cadvisor,dcgm,vllm} --listen HOST:PORT
          [--seed N] [--hosts N] [--fault KIND] [--cpus N] [--disks N] [--interfaces N]
-         [--gpus N] [--containers N]
+         [--gpus N] [--containers N] [--clock-offset SECONDS]
 
 Endpoints (per simulated host):
   GET    /metrics    Prometheus text format 0.0.4.
@@ -16,7 +16,8 @@ Endpoints (per simulated host):
 
 Values: counters integrate a daily rhythm (a sinusoid over the day plus a slower wobble) and never
 decrease; gauges follow the same rhythm plus seeded noise. Everything is a function of the seed and
-the wall-clock time, so two mocks with the same seed agree. With --hosts N, host i listens on PORT+i
+the wall-clock time, so two mocks with the same seed agree; --clock-offset shifts that clock, so a
+test or a demo can serve the night's trough or the daily peak whatever the hour. With --hosts N, host i listens on PORT+i
 with seed SEED+i and hostname mock-host-<seed>; with port 0 each host takes an ephemeral port. The
 chosen addresses are printed on stdout, one "listening exporter=... host=i address=HOST:PORT" line each.
 

@@ -45,12 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interfaces", type=positive, default=2, help="node: network interfaces besides lo")
     parser.add_argument("--gpus", type=positive, default=8, help="dcgm: GPUs per host")
     parser.add_argument("--containers", type=positive, default=10, help="cadvisor: containers per host")
+    parser.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
+                        help="serve the values of this many seconds from now (negative: ago), e.g. the night's trough")
     return parser
 
 
 def start_servers(args: argparse.Namespace) -> list[HostServer]:
     host, port = args.listen
-    started_at = time.time()
+    started_at = time.time() + args.clock_offset
     servers: list[HostServer] = []
     try:
         for index in range(args.hosts):
@@ -62,7 +64,7 @@ def start_servers(args: argparse.Namespace) -> list[HostServer]:
             simulator = SIMULATORS[args.exporter](options)
             for kind in args.fault:
                 simulator.add_fault(started_at, kind, {})
-            servers.append(HostServer((host, port + index if port else 0), simulator))
+            servers.append(HostServer((host, port + index if port else 0), simulator, args.clock_offset))
     except BaseException:
         for server in servers:
             server.server_close()

@@ -52,6 +52,8 @@ class Simulator:
 
     exporter = ""
     fault_kinds: frozenset[str] = frozenset()
+    # The wave the host's load follows: its peak is the busiest moment of the simulated day.
+    rhythm: Wave
 
     def __init__(self, options: HostOptions) -> None:
         self.options = options
@@ -91,11 +93,14 @@ class Simulator:
 
 
 class Histogram:
-    """A histogram family member whose buckets are counters of requests falling under each bound.
+    """A histogram family member whose buckets count whole observations.
 
-    Requests arrive at rate base + gain·level; their values follow a log-normal law. Each bucket
-    integrates rate × P(value ≤ bound), so buckets are cumulative at every instant and `+Inf`
-    equals `_count`; counts are floored to whole observations."""
+    Requests arrive at rate base + gain·level; their values follow a log-normal law, so bucket i
+    integrates rate × P(value ≤ bound_i) (`+Inf` the total). The n whole observations so far are
+    counted as of the moment the n-th arrived: each bucket is its integral then, rounded up. So
+    buckets are cumulative, `+Inf` equals `_count`, and the count above a bound grows only when an
+    observation lands there — flooring each bucket at scrape time instead would make
+    `_count - bucket` flicker by one, a phantom slow request a small sample turns into a large ratio."""
 
     def __init__(
         self,
@@ -126,8 +131,16 @@ class Histogram:
         mean = lognormal_mean(median, sigma)
         self.total.retune(now, base * mean, gain * mean)
 
+    def counts(self, now: float) -> list[int]:
+        """The cumulative bucket counts, `+Inf` (the observation count) last."""
+        observations = self.buckets[-1]
+        n = math.floor(observations.value(now))
+        arrived = observations.time_of(n)
+        return [min(n, math.ceil(bucket.value(arrived))) for bucket in self.buckets[:-1]] + [n]
+
     def render(self, out: list[str], now: float) -> None:
-        for prefix, counter in zip(self.bucket_prefixes, self.buckets):
-            out.append(prefix + str(math.floor(counter.value(now))) + "\n")
+        counts = self.counts(now)
+        for prefix, count in zip(self.bucket_prefixes, counts):
+            out.append(f"{prefix}{count}\n")
         out.append(self.sum_prefix + repr(self.total.value(now)) + "\n")
-        out.append(self.count_prefix + str(math.floor(self.buckets[-1].value(now))) + "\n")
+        out.append(f"{self.count_prefix}{counts[-1]}\n")

@@ -59,7 +59,7 @@ class CadvisorSimulator(Simulator):
         self.memory = float(GIB * 64)
         self.fs_size = float(GIB * 500)
         self.containers = [self._container(i) for i in range(options.containers)]
-        self.root_wave = Wave(seed, 999)
+        self.root_wave = self.rhythm = Wave(seed, 999)
         self.retired_cpu = 0.0
         # Host processes outside containers: the root cgroup is their sum plus this.
         self.root_extra = {

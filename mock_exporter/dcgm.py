@@ -97,6 +97,7 @@ class DcgmSimulator(Simulator):
         self.boot = options.boot_time
         self.load = 0.5 + 0.45 * unit_hash(options.seed, 1)  # share of peak the GPUs reach
         self.gpus = [self._gpu(i) for i in range(options.gpus)]
+        self.rhythm = self.gpus[0].wave
         self.faults_changed(self.boot)
 
     def _gpu(self, index: int) -> Gpu:

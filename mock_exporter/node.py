@@ -38,7 +38,7 @@ class NodeSimulator(Simulator):
         self.busy = 0.25 + 0.6 * unit_hash(seed, 1)  # how loaded this host is at its daily peak
         self.mem_total = float(GIB * (16 << int(unit_hash(seed, 2) * 3)))
         self.swap_total = float(8 * GIB)
-        self.host_wave = Wave(seed, 0)
+        self.host_wave = self.rhythm = Wave(seed, 0)
         self.cpu_waves = [Wave(seed, 100 + cpu) for cpu in range(cpus)]
         self.cpu_counters: list[tuple[str, Counter, str]] = []
         for cpu in range(cpus):

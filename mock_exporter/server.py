@@ -18,10 +18,15 @@ class HostServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+    def __init__(self, address: tuple[str, int], simulator: Simulator, clock_offset: float = 0.0) -> None:
         super().__init__(address, MockHandler)
         self.simulator = simulator
+        self.clock_offset = clock_offset
         self.lock = threading.Lock()
+
+    def now(self) -> float:
+        """The simulated wall clock: real time shifted by --clock-offset (to serve another hour of the day)."""
+        return time.time() + self.clock_offset
 
 
 class MockHandler(BaseHTTPRequestHandler):
@@ -70,7 +75,7 @@ class MockHandler(BaseHTTPRequestHandler):
         simulator = self.server.simulator
         with self.server.lock:
             down = simulator.faults.get("down")
-            body = None if down else simulator.render(time.time()).encode()
+            body = None if down else simulator.render(self.server.now()).encode()
         if down is None:
             self._send(HTTPStatus.OK, body or b"", CONTENT_TYPE)
         elif down.params.get("mode", "503") == "close":
@@ -90,7 +95,7 @@ class MockHandler(BaseHTTPRequestHandler):
                 raise FaultError('body must be a JSON object with a string "kind"')
             params = {k: v for k, v in request.items() if k != "kind"}
             with self.server.lock:
-                self.server.simulator.add_fault(time.time(), request["kind"], params)
+                self.server.simulator.add_fault(self.server.now(), request["kind"], params)
                 state = self._fault_state()
         except (ValueError, FaultError) as error:
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
@@ -105,7 +110,7 @@ class MockHandler(BaseHTTPRequestHandler):
         kind = parse_qs(parts.query).get("kind", [None])[0]
         try:
             with self.server.lock:
-                self.server.simulator.clear_faults(time.time(), kind)
+                self.server.simulator.clear_faults(self.server.now(), kind)
                 state = self._fault_state()
         except FaultError as error:
             self._json(HTTPStatus.NOT_FOUND, {"error": str(error)})

@@ -23,6 +23,16 @@ def unit_hash(*parts: int) -> float:
     return (x >> 11) / float(1 << 53)
 
 
+def seconds_until(wave: "Wave", now: float, extreme: str, step: float = 60.0) -> float:
+    """Seconds from `now` to the wave's highest (`peak`) or lowest (`trough`) level within the next
+    day: the --clock-offset that serves that moment's values now."""
+    if extreme not in ("peak", "trough"):
+        raise ValueError(f"extreme must be peak or trough, not {extreme!r}")
+    sign = 1.0 if extreme == "peak" else -1.0
+    steps = int(DAY // step)
+    return max(range(steps), key=lambda i: sign * wave.level(now + i * step)) * step
+
+
 def jitter(seed: int, index: int, now: float, period: float = 5.0) -> float:
     """Seeded noise in [-1, 1], constant over `period` seconds so two close scrapes may agree."""
     return unit_hash(seed, index, int(now // period)) * 2.0 - 1.0
@@ -77,6 +87,29 @@ class Counter:
 
     def rate(self, t: float) -> float:
         return self.base + self.gain * self.wave.level(t)
+
+    def time_of(self, target: float) -> float:
+        """When the counter reached `target` (not before its last retune). Deterministic for a
+        target: a safeguarded Newton search in a bracket fixed by the target alone."""
+        if target <= self.v0:
+            return self.t0
+        slowest = self.base + min(0.05 * self.gain, 0.95 * self.gain)
+        if slowest <= 0:
+            return self.t0
+        lo, hi = self.t0, self.t0 + (target - self.v0) / slowest
+        t = lo + (target - self.v0) / max(self.rate(lo), slowest)
+        for _ in range(60):
+            if not lo < t < hi:
+                t = (lo + hi) / 2
+            excess = self.value(t) - target
+            if excess > 0:
+                hi = t
+            else:
+                lo = t
+            if hi - lo < 1e-6:
+                break
+            t -= excess / self.rate(t)
+        return hi
 
     def retune(self, t: float, base: float, gain: float, step: float = 0.0) -> None:
         if base < 0 or base + 0.05 * gain < 0 or base + 0.95 * gain < 0 or step < 0:

@@ -70,7 +70,7 @@ class VllmSimulator(Simulator):
         self.boot = boot
         self.model = MODELS[int(unit_hash(seed, 1) * len(MODELS))]
         self.labels = (("model_name", self.model), ("engine", "0"))
-        self.wave = Wave(seed, 0)
+        self.wave = self.rhythm = Wave(seed, 0)
         peak = 1.0 + 5.0 * unit_hash(seed, 2)  # requests per second at the daily peak
         self.request_rate = (0.1, peak)
         self.histograms = [

@@ -167,9 +167,14 @@ def render_rule_tests(settings: "StackSettings", services: tuple[str, ...] | Non
                     }
                 )
         if tests:
+            # promtool evaluates a file's groups in random (Go map) order unless told: recording
+            # groups first, so an alert reads this minute's recorded value on every run.
+            rendered = [doc for doc in (render_group(g, module, settings) for g in module.groups) if doc]
+            recording_first = sorted(rendered, key=lambda doc: not all("record" in rule for rule in doc["rules"]))
             files[f"{module.domain}.test.yml"] = {
                 "rule_files": [f"{module.domain}.yml"],
                 "evaluation_interval": "1m",
+                "group_eval_order": [doc["name"] for doc in recording_first],
                 "tests": tests,
             }
     return files

@@ -21,8 +21,9 @@ class LlmConfig:
     alert_quantile: str = "0.95"
     # The queue must have grown over this window to count as growing.
     queue_window: str = "10m"
-    # A latency quantile over fewer requests than this (per rate_window) is noise, not a trend:
-    # the p95 of a handful of requests is nearly their maximum.
+    # A latency quantile or an error ratio over fewer requests than this (per rate_window) is noise,
+    # not a trend: the p95 of a handful of requests is nearly their maximum, and one abort among ten
+    # night-time requests is a 10 % error ratio.
     min_requests: int = 50
 
 
@@ -116,6 +117,7 @@ def _pct(quantile: str) -> str:
 def alerts(c: LlmConfig) -> tuple[AlertRule, ...]:
     s = sel(c.selector)
     waiting = f"vllm:num_requests_waiting{s}"
+    finished = f"sum by ({BY_MODEL}) (increase(vllm:request_success_total{s}[{c.rate_window}]))"
     return (
         _latency_alert("LlmTimeToFirstTokenHigh", "model_name:vllm_time_to_first_token_seconds:histogram_quantile",
                        "vllm:time_to_first_token_seconds", 2, "time to first token", "5", "4.875s", c),
@@ -123,7 +125,8 @@ def alerts(c: LlmConfig) -> tuple[AlertRule, ...]:
                        "vllm:e2e_request_latency_seconds", 30, "end-to-end latency", "60", "58.5s", c),
         AlertRule(
             name="LlmRequestErrorRatioHigh",
-            expr=f"model_name:vllm_request_errors:ratio_rate5m{s} > {{threshold}}",
+            expr=f"model_name:vllm_request_errors:ratio_rate5m{s} > {{threshold}}"
+            f" and on ({BY_MODEL}) {finished} >= {c.min_requests}",
             threshold=0.05,
             threshold_format="{:.0%}",
             for_="10m",
@@ -136,8 +139,8 @@ def alerts(c: LlmConfig) -> tuple[AlertRule, ...]:
                 AlertCase(
                     "aborting",
                     (
-                        Series(f'vllm:request_success_total{{{_TL},finished_reason="stop"}}', "0+9x30"),
-                        Series(f'vllm:request_success_total{{{_TL},finished_reason="abort"}}', "0+1x30"),
+                        Series(f'vllm:request_success_total{{{_TL},finished_reason="stop"}}', "0+18x30"),
+                        Series(f'vllm:request_success_total{{{_TL},finished_reason="abort"}}', "0+2x30"),
                     ),
                     "20m",
                     (ExpectedAlert(_MODEL, "10% of llama-3-8b requests are aborted.",
@@ -146,7 +149,15 @@ def alerts(c: LlmConfig) -> tuple[AlertRule, ...]:
                 ),
                 AlertCase(
                     "no aborts at all",
-                    (Series(f'vllm:request_success_total{{{_TL},finished_reason="stop"}}', "0+9x30"),),
+                    (Series(f'vllm:request_success_total{{{_TL},finished_reason="stop"}}', "0+18x30"),),
+                    "20m",
+                ),
+                AlertCase(
+                    "a quarter aborted but too few requests to tell",
+                    (
+                        Series(f'vllm:request_success_total{{{_TL},finished_reason="stop"}}', "0+3x30"),
+                        Series(f'vllm:request_success_total{{{_TL},finished_reason="abort"}}', "0+1x30"),
+                    ),
                     "20m",
                 ),
             ),

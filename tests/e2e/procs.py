@@ -124,8 +124,10 @@ class Mock:
         return http_json(f"http://127.0.0.1:{self.ports[host]}/-/fault", "DELETE")
 
 
-def start_mock(processes: Processes, exporter: str, workdir: Path, hosts: int = 1, seed: int = 1) -> Mock:
-    """A mock exporter simulating `hosts` hosts on consecutive free ports."""
+def start_mock(processes: Processes, exporter: str, workdir: Path, hosts: int = 1, seed: int = 1,
+               clock_offset: float = 0.0) -> Mock:
+    """A mock exporter simulating `hosts` hosts on consecutive free ports, its clock `clock_offset`
+    seconds ahead."""
     while True:
         first = free_port()
         ports = tuple(range(first, first + hosts))
@@ -133,7 +135,7 @@ def start_mock(processes: Processes, exporter: str, workdir: Path, hosts: int = 
             break
     processes.start(
         [sys.executable, "-m", "mock_exporter", "--exporter", exporter, "--listen", f"127.0.0.1:{first}",
-         "--hosts", str(hosts), "--seed", str(seed)],
+         "--hosts", str(hosts), "--seed", str(seed), "--clock-offset", repr(clock_offset)],
         workdir / f"mock-{exporter}.log",
     )
     for port in ports:
@@ -142,11 +144,12 @@ def start_mock(processes: Processes, exporter: str, workdir: Path, hosts: int = 
 
 
 def start_mocks(processes: Processes, settings: StackSettings, workdir: Path,
-                hosts: int | Mapping[str, int] = 1) -> dict[str, Mock]:
+                hosts: int | Mapping[str, int] = 1, clock_offsets: Mapping[str, float] | None = None) -> dict[str, Mock]:
     """One mock per exporter the settings run as mock (or shadow), simulating `hosts` hosts (one
-    number for all, or per exporter)."""
+    number for all, or per exporter), with its clock shifted by `clock_offsets[exporter]`."""
     return {
-        exporter: start_mock(processes, exporter, workdir, hosts if isinstance(hosts, int) else hosts.get(exporter, 1))
+        exporter: start_mock(processes, exporter, workdir, hosts if isinstance(hosts, int) else hosts.get(exporter, 1),
+                             clock_offset=(clock_offsets or {}).get(exporter, 0.0))
         for exporter in MOCKED
         if settings.exporters.mode(exporter) in ("mock", "shadow")
     }
@@ -347,11 +350,11 @@ class LocalStack:
 def start_local_stack(processes: Processes, settings: StackSettings, workdir: Path, webhook_url: str | None = None,
                       secrets: dict[str, str] | None = None, hosts: int | Mapping[str, int] = 1,
                       services: tuple[str, ...] = ("prometheus", "alertmanager"),
-                      window_scale: float = 1.0) -> LocalStack:
+                      window_scale: float = 1.0, clock_offsets: Mapping[str, float] | None = None) -> LocalStack:
     """Mocks of the settings' mocked exporters, Alertmanager and Prometheus with the rendered
     configs and the rules of `services` (the stack services that run here). A run of seconds
     needs `window_scale` < 1: a 5m rate over 20 s of data reads a twentieth of the real rate."""
-    mocks = start_mocks(processes, settings, workdir, hosts)
+    mocks = start_mocks(processes, settings, workdir, hosts, clock_offsets)
     alertmanager_port, prometheus_port = free_port(), free_port()
     alertmanager = start_alertmanager(
         processes, write_alertmanager_config(settings, workdir, webhook_url, secrets), workdir, alertmanager_port

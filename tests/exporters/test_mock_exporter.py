@@ -5,10 +5,12 @@ over HTTP for the control endpoint."""
 from __future__ import annotations
 
 import json
+import math
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -17,8 +19,10 @@ import pytest
 
 from exporters.contracts import CONTRACTS, check_exposition
 from exporters.exposition import Family, histogram_violations, parse
-from mock_exporter.base import FaultError, HostOptions, Simulator
+from mock_exporter.base import FaultError, Histogram, HostOptions, Simulator
 from mock_exporter.registry import SIMULATORS
+from mock_exporter.server import HostServer
+from mock_exporter.signals import Wave, lognormal_cdf
 from mock_exporter.text import CONTENT_TYPE
 from tests.exporters.conftest import REPO_ROOT, MockProcess, http, start_mock, stop
 
@@ -189,6 +193,48 @@ def test_output_is_a_function_of_seed_and_time(exporter: str) -> None:
     assert simulator(exporter).render(T0 + 500) == simulator(exporter).render(T0 + 500)
     assert simulator(exporter).render(T0 + 500) != simulator(exporter, seed=4).render(T0 + 500)
     assert simulator(exporter).render(T0 + 500) != simulator(exporter).render(T0 + 800)
+
+
+def test_histogram_tail_moves_only_with_tail_observations() -> None:
+    """About a request a second with a p99.9 near 1 s: the count above 1 s only ever grows, by about
+    the law's share of requests; a flickering tail would page on an idle night."""
+    histogram = Histogram("x_seconds", (), (0.5, 1.0, 2.0), Wave(5, 0), (0.7, 0.9), (0.12, 0.7), T0)
+    previous: list[int] | None = None
+    tails = []
+    for second in range(10_000):
+        counts = histogram.counts(T0 + second)
+        assert counts == sorted(counts), "buckets must be cumulative"
+        if previous is not None:
+            assert all(now >= before for now, before in zip(counts, previous)), "buckets must never decrease"
+        tails.append(counts[-1] - counts[1])
+        previous = counts
+    assert tails == sorted(tails), "the tail above 1 s went down"
+    requests = histogram.buckets[-1].value(T0 + 9_999) - histogram.buckets[-1].value(T0)
+    expected = requests * (1 - lognormal_cdf(1.0, 0.12, 0.7))  # about 12 requests
+    assert expected / 2 <= tails[-1] - tails[0] <= expected * 2
+
+
+def test_clock_offset_serves_the_values_of_that_moment() -> None:
+    """--clock-offset shifts the simulated clock: a scrape now serves what the simulator renders
+    that many seconds later (here half a day, so the daily rhythm is at another phase)."""
+    offset = 43_200.0
+    now = time.time()
+    options = HostOptions(seed=3, started_at=now + offset, hostname="h")
+    server = HostServer(("127.0.0.1", 0), SIMULATORS["vllm"](options), clock_offset=offset)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        before = time.time()
+        families = parse(http(f"http://127.0.0.1:{server.server_address[1]}/metrics").text)
+        after = time.time()
+    finally:
+        server.shutdown()
+        server.server_close()
+    counter = server.simulator.counters["vllm:prompt_tokens_total"]
+    served = value(families, "vllm:prompt_tokens_total")
+    assert math.floor(counter.value(before + offset)) <= served <= math.floor(counter.value(after + offset))
+    # Not the unshifted clock's value: half a day apart, the counter differs by far more than a scrape's worth.
+    assert served > counter.value(after) + 1000
 
 
 def test_two_processes_with_one_seed_serve_the_same_identities(live: dict[str, TwoScrapes], mock_factory) -> None:
