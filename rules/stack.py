@@ -1,6 +1,6 @@
 """Monitoring the monitoring: the Watchdog, Prometheus (rules, TSDB/WAL, sample limits,
 notifications, reloads), Alertmanager (notifications, reloads), Loki (ingestion, errors) and
-Promtail (lines it gives up on)."""
+the log collector: Promtail or Alloy (lines it gives up on; Alloy's config and components)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rules.common import RuleContext, sel
 from rules.model import AlertCase, AlertRule, ExpectedAlert, RuleGroup, RuleModule, Series
-from rules.text import INSTANCE, THRESHOLD, VALUE_PCT, label
+from rules.text import INSTANCE, THRESHOLD, VALUE, VALUE_PCT, label
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class StackConfig:
 
 CONFIG = StackConfig()
 SERVER_ERROR = 'status_code=~"5.."'
+# Alloy component health states that mean no data flows (`unknown` is every component's first moment).
+BROKEN_COMPONENT = 'health_type=~"unhealthy|exited"'
 
 
 def _labels(service: str, **extra: str) -> dict[str, str]:
@@ -298,6 +300,49 @@ def promtail_alerts(c: StackConfig) -> tuple[AlertRule, ...]:
     )
 
 
+def alloy_alerts(c: StackConfig) -> tuple[AlertRule, ...]:
+    al = "alloy"
+    unhealthy = _labels(al, controller_id="", controller_path="/", health_type="unhealthy")
+    healthy = {**unhealthy, "health_type": "healthy"}
+    shown = {k: v for k, v in unhealthy.items() if k != "controller_id"}  # an empty label is no label
+    summary = f"Alloy {INSTANCE} has {VALUE} {label('health_type')} components."
+    description = (f"Components of Alloy's pipeline have been {label('health_type')} for 10 minutes: the log "
+                   "lines they would read, process or send are not flowing. Its UI (/-/ready, the graph page) "
+                   "names the component and the error.")
+    return (
+        # loki.write gives up on a batch after its retries: those lines never reach Loki.
+        _increase_alert(
+            "AlloyDroppingEntries", "loki_write_dropped_entries_total", al, c.rate_window, "warning",
+            f"Alloy {INSTANCE} drops log lines ({label('reason')}).",
+            f"Alloy's {label('component_id')} gave up sending log lines to Loki within the last "
+            f"{c.rate_window} (reason {label('reason')}): those lines are lost.",
+            c, {"component_id": "loki.write.default", "component_path": "/", "host": "loki:3100",
+                "reason": "rate_limited", "tenant": "fake"},
+        ),
+        _reload_alert("AlloyConfigLoadFailed", "alloy_config_last_load_successful", al, "Alloy", c),
+        AlertRule(
+            name="AlloyComponentsUnhealthy",
+            expr=f"alloy_component_controller_running_components{sel(c.of(al), BROKEN_COMPONENT)} > 0",
+            for_="10m",
+            severity="warning",
+            summary=summary,
+            description=description,
+            dashboard="meta-monitoring",
+            cases=(
+                AlertCase(
+                    "one unhealthy",
+                    (Series(_series("alloy_component_controller_running_components", unhealthy), "1x30"),
+                     Series(_series("alloy_component_controller_running_components", healthy), "7x30")),
+                    "20m",
+                    (ExpectedAlert(shown, _filled(summary, shown).replace("{{ $value }}", "1"),
+                                   _filled(description, shown)),),
+                ),
+                AlertCase("all healthy", (Series(_series("alloy_component_controller_running_components", healthy), "8x30"),), "20m"),
+            ),
+        ),
+    )
+
+
 def build(ctx: RuleContext, config: StackConfig = CONFIG) -> RuleModule:
     rules: list[AlertRule] = [watchdog()]
     if "prometheus" in ctx.services:
@@ -308,4 +353,6 @@ def build(ctx: RuleContext, config: StackConfig = CONFIG) -> RuleModule:
         rules.extend(loki_alerts(config))
     if "promtail" in ctx.services:
         rules.extend(promtail_alerts(config))
+    if "alloy" in ctx.services:
+        rules.extend(alloy_alerts(config))
     return RuleModule(domain="stack", component="stack", groups=(RuleGroup("stack.alerts", tuple(rules)),))

@@ -7,9 +7,10 @@ instead) with the reason; `Contract.as_served_by_debian()` applies exactly those
 the real-exporter tests skip nothing else.
 
 A file names its kind by its first key: `exporter:` (an exporter, in `CONTRACTS`), `service:` (one
-of the stack's own services — Prometheus, Alertmanager, Loki, Promtail, Grafana — in
-`SERVICE_CONTRACTS`) or `synthesised:` (series Prometheus writes itself for every target and
-alerting rule, served by no endpoint: `SYNTHESISED`). They are kept apart because exporter code
+of the stack's own services — Prometheus, Alertmanager, Loki, Promtail, Alloy, Grafana — in
+`SERVICE_CONTRACTS`; `prefixes:` lists how its family names begin when not with its own name) or
+`synthesised:` (series Prometheus writes itself for every target and alerting rule, served by no
+endpoint: `SYNTHESISED`). They are kept apart because exporter code
 iterates `CONTRACTS` as the list of exporters.
 """
 
@@ -52,6 +53,12 @@ class Contract:
     debian_version: str | None = None
     # "exporter", "service" or "synthesised"; `exporter` above holds the name whatever the kind.
     kind: str = "exporter"
+    # How a service's family names begin: its own name, unless it serves families of a library
+    # under that library's name (Alloy's loki.write client serves loki_write_*).
+    prefixes: tuple[str, ...] = ()
+
+    def name_prefixes(self) -> tuple[str, ...]:
+        return self.prefixes or (f"{self.exporter}_",)
 
     def family(self, name: str) -> MetricFamily:
         for family in self.families:
@@ -126,6 +133,7 @@ def load_contract(path: Path) -> Contract:
         provenance=raw["provenance"],
         debian_version=raw.get("debian_version"),
         kind=kind,
+        prefixes=tuple(raw.get("prefixes", ())),
     )
 
 

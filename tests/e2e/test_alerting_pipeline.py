@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from tests.e2e.procs import LocalStack, fast_settings, notification, start_local_stack, wait_until
+from tests.e2e.procs import (
+    LocalStack, fast_settings, judged_in_seconds, notification, start_local_stack, wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +43,7 @@ def stack(processes, receiver, tmp_path_factory) -> LocalStack:
 def test_healthy_data_fires_nothing_but_the_watchdog(stack, receiver):
     # Long enough for every (scaled) rate window to fill and every scaled `for` of a false positive.
     time.sleep(25)
-    active = {(a["labels"]["alertname"], a["state"]) for a in stack.prometheus.alerts()}
+    active = judged_in_seconds(stack.prometheus.alerts())
     assert active == {("Watchdog", "firing")}, f"false positives: {sorted(active)}"
     heartbeat = receiver.wait_for(notification("Watchdog", "firing", "heartbeat"), 15, "Watchdog heartbeat")
     assert heartbeat.body["commonLabels"]["severity"] == "info"

@@ -5,7 +5,7 @@ so the rule, notification and TSDB families all have samples. Only the differenc
 declares for the Debian build are tolerated, and each declared difference must really be there.
 The series Prometheus synthesises are proven through its query API.
 
-Loki, Promtail and Grafana have no binary here: their contracts come from the upstream source
+Loki, Promtail, Alloy and Grafana have no binary here: their contracts come from the upstream source
 (provenance in each file) and are checked for form and agreement with the image catalog only."""
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def test_real_prometheus_synthesises_the_series_of_the_synthetic_contract(promet
 # The contracts themselves: well-formed, named after their service, and at the catalog's version.
 
 def test_service_contracts_are_the_stack_services_and_stay_apart_from_exporters() -> None:
-    assert set(SERVICE_CONTRACTS) == {"prometheus", "alertmanager", "loki", "promtail", "grafana"}
+    assert set(SERVICE_CONTRACTS) == {"prometheus", "alertmanager", "loki", "promtail", "alloy", "grafana"}
     assert not set(SERVICE_CONTRACTS) & set(CONTRACTS)
     assert {c.kind for c in CONTRACTS.values()} == {"exporter"}
     assert {c.kind for c in SERVICE_CONTRACTS.values()} == {"service"} and SYNTHESISED.kind == "synthesised"
@@ -198,7 +198,7 @@ def test_service_contract_is_well_formed(contract: Contract) -> None:
         assert not family.labels & STRUCTURAL_LABELS, family.name
         assert family.help.strip(), family.name
         if contract.kind == "service":
-            assert family.name.startswith(f"{contract.exporter}_"), family.name
+            assert family.name.startswith(contract.name_prefixes()), family.name
             # Counters end in _total; upstream also names a few gauges so (promtail_files_active_total).
             assert family.type != "counter" or family.name.endswith("_total"), family.name
         if family.type in ("histogram", "summary"):

@@ -28,15 +28,21 @@ def test_promtool_unit_tests_pass(test_file, tmp_path):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-def test_the_log_collector_a_stack_runs_is_the_one_watched(tmp_path):
-    """With Alloy as the collector, Alloy (not Promtail) gets target alerts, and their cases pass."""
+@pytest.mark.parametrize("domain", ["targets", "stack"])
+def test_the_log_collector_a_stack_runs_is_the_one_watched(tmp_path, domain):
+    """With Alloy as the collector, Alloy (not Promtail) gets target and health alerts, and their
+    cases pass."""
     settings = parse_settings({**ALL_ON, "logs": {"collector": "alloy"}}, "test")
     rule_files = render_rule_files(settings)
-    alerts = {rule.get("alert") for group in rule_files["targets.yml"]["groups"] for rule in group["rules"]}
-    assert {"AlloyTargetDown", "AlloyTargetAbsent"} <= alerts
+    alerts = {rule.get("alert") for group in rule_files[f"{domain}.yml"]["groups"] for rule in group["rules"]}
+    expected = {"targets": {"AlloyTargetDown", "AlloyTargetAbsent"},
+                "stack": {"AlloyDroppingEntries", "AlloyConfigLoadFailed", "AlloyComponentsUnhealthy"}}[domain]
+    assert expected <= alerts
     assert not {name for name in alerts if name and name.startswith("Promtail")}
     tests = render_rule_tests(settings)
-    result = _run(tmp_path, "targets", rule_files, {"targets.test.yml": tests["targets.test.yml"]})
+    test_file = f"{domain}.test.yml"
+    assert expected <= {entry["alertname"] for test in tests[test_file]["tests"] for entry in test["alert_rule_test"]}
+    result = _run(tmp_path, domain, rule_files, {test_file: tests[test_file]})
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
