@@ -19,6 +19,7 @@ from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from render.dashboard_catalog import DASHBOARD_TITLES
 from settings.model import StackSettings
 
 PROMETHEUS_UID = "prometheus"
@@ -32,17 +33,7 @@ TAG = "monitoring-as-code"
 GRID_WIDTH = 24
 
 # Every dashboard of the stack, in the order their links appear: uid -> title.
-CATALOG: dict[str, str] = {
-    "stack-overview": "Stack overview",
-    "node": "Nodes (USE)",
-    "containers": "Containers",
-    "gpu": "GPUs",
-    "llm-serving": "LLM serving",
-    "logs": "Logs",
-    "alerts-slos": "Alerts and SLOs",
-    "data-validation": "Data validation",
-    "meta-monitoring": "Meta-monitoring",
-}
+CATALOG = DASHBOARD_TITLES
 
 # Panels whose query legitimately returns nothing (or only zeros) carry this phrase in their
 # description, followed by when; the live tests read it to tell "empty" from "broken".
@@ -357,7 +348,7 @@ class Board:
 
     def __init__(self, settings: StackSettings, uid: str, description: str, variables: Sequence[Any]):
         if uid not in CATALOG:
-            raise KeyError(f"dashboard uid {uid!r} is not in dashboards.common.CATALOG")
+            raise KeyError(f"dashboard uid {uid!r} is not in render.dashboard_catalog.DASHBOARD_TITLES")
         self.settings = settings
         self.uid = uid
         self._builder = (

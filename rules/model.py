@@ -11,20 +11,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
+from render.dashboard_catalog import DASHBOARD_TITLES
+
 Severity = Literal["critical", "warning", "info"]
 
-# Dashboards by their fixed uid (the dashboards helper builds them under these uids).
-DASHBOARD_UIDS = (
-    "stack-overview",
-    "node",
-    "containers",
-    "gpu",
-    "llm-serving",
-    "logs",
-    "alerts-slos",
-    "data-validation",
-    "meta-monitoring",
-)
+# Dashboards by their fixed uid: what an alert's dashboard_url may point at.
+DASHBOARD_UIDS = tuple(DASHBOARD_TITLES)
 
 
 def frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
