@@ -106,10 +106,11 @@ class Counter:
                 hi = t
             else:
                 lo = t
-            if hi - lo < 1e-6:
+            step = excess / self.rate(t)
+            if hi - lo < 1e-6 or abs(step) < 1e-9:
                 break
-            t -= excess / self.rate(t)
-        return hi
+            t -= step
+        return t
 
     def retune(self, t: float, base: float, gain: float, step: float = 0.0) -> None:
         if base < 0 or base + 0.05 * gain < 0 or base + 0.95 * gain < 0 or step < 0:

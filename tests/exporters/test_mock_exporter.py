@@ -22,7 +22,7 @@ from exporters.exposition import Family, histogram_violations, parse
 from mock_exporter.base import FaultError, Histogram, HostOptions, Simulator
 from mock_exporter.registry import SIMULATORS
 from mock_exporter.server import HostServer
-from mock_exporter.signals import Wave, lognormal_cdf
+from mock_exporter.signals import Counter, Wave, lognormal_cdf
 from mock_exporter.text import CONTENT_TYPE
 from tests.exporters.conftest import REPO_ROOT, MockProcess, http, start_mock, stop
 
@@ -193,6 +193,15 @@ def test_output_is_a_function_of_seed_and_time(exporter: str) -> None:
     assert simulator(exporter).render(T0 + 500) == simulator(exporter).render(T0 + 500)
     assert simulator(exporter).render(T0 + 500) != simulator(exporter, seed=4).render(T0 + 500)
     assert simulator(exporter).render(T0 + 500) != simulator(exporter).render(T0 + 800)
+
+
+def test_time_of_finds_when_a_counter_reached_a_value() -> None:
+    counter = Counter(Wave(9, 0), 0.3, 4.0, T0, initial=100.0)
+    times = [counter.time_of(target) for target in range(101, 20_000, 37)]
+    assert times == sorted(times)
+    for target, at in zip(range(101, 20_000, 37), times):
+        assert abs(counter.value(at) - target) < 1e-5, target  # a few ulps of an epoch time, times the rate
+    assert counter.time_of(50.0) == T0  # reached before the counter's start: its start
 
 
 def test_histogram_tail_moves_only_with_tail_observations() -> None:
