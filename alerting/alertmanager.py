@@ -1,16 +1,18 @@
 """alertmanager.yml: seed 004's routing table, receivers, inhibition, escalation and templates.
 
-| route    | receiver   | integrations                        | group_wait | repeat |
-| critical | critical   | PagerDuty + Slack (+ webhook)       | 5s         | 4h     |
-| warning  | warning    | Slack (+ webhook)                   | 30s        | 24h    |
-| info     | info       | low-noise Slack, no resolve         | 5m         | 24h    |
-| security | security   | PagerDuty + e-mail + Slack          | 0s         | 1h     |
+| route    | receiver   | integrations                             | group_wait | repeat |
+| critical | critical   | PagerDuty + SMS + Slack (+ webhook)      | 5s         | 4h     |
+| warning  | warning    | Slack (+ webhook)                        | 30s        | 24h    |
+| info     | info       | low-noise Slack, no resolve              | 5m         | 24h    |
+| security | security   | PagerDuty + SMS + e-mail + Slack         | 0s         | 1h     |
 
 Every integration is optional; a receiver without any is Alertmanager's null receiver, so the
 tree is valid with nothing configured. Credentials are read from files under `/run/secrets`,
-never written here. Acknowledging an alert is silencing it: a critical alert still firing and
-unsilenced `escalation.after` after it started also reaches the escalation receiver (a sibling of
-the critical route, reached through `continue: true`, whose group_wait is that delay).
+never written here (SMS goes through Amazon SNS, whose notifier takes AWS keys inline only: its
+SDK reads them from the credentials file AWS_SHARED_CREDENTIALS_FILE names instead). Acknowledging
+an alert is silencing it: a critical alert still firing and unsilenced `escalation.after` after it
+started also reaches the escalation receiver (a sibling of the critical route, reached through
+`continue: true`, whose group_wait is that delay).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ SLACK_SECRET = "slack_api_url"
 PAGERDUTY_SECRET = "pagerduty_routing_key"
 EMAIL_SECRET = "email_auth_password"
 WEBHOOK_SECRET = "webhook_url"
+SMS_CREDENTIALS = "sms_aws_credentials"
+# SNS message attribute: Transactional texts are delivered with priority (and may cost more).
+SMS_TYPE = {"AWS.SNS.SMS.SMSType": "Transactional"}
 
 TITLE = '{{ template "monitoring.title" . }}'
 TEXT = '{{ template "monitoring.text" . }}'
@@ -59,6 +64,12 @@ Severity: {{ .Labels.severity }}{{ if .Labels.instance }} | Instance: {{ .Labels
 Runbook: {{ .Annotations.runbook_url }}
 Dashboard: {{ .Annotations.dashboard_url }}
 {{ end -}}
+{{- end }}
+
+{{ define "monitoring.sms" -}}
+{{ template "monitoring.title" . }}
+{{ range .Alerts }}{{ .Annotations.summary }}
+{{ end }}{{ .CommonAnnotations.runbook_url }}
 {{- end }}
 
 {{ define "monitoring.color" -}}
@@ -146,6 +157,33 @@ class _Integrations:
             config["auth_password_file"] = _secret(self.secrets_dir, EMAIL_SECRET)
         return {"email_configs": [config]}
 
+    def sms(self) -> dict[str, Any]:
+        # Fields of Alertmanager 0.28.1's SNSConfig (sns_configs exist since 0.23). Its sigv4 block
+        # (prometheus/sigv4 v0.1.0) has no key file: left without keys, the AWS SDK's default chain
+        # reads the credentials file that alertmanager_environment names.
+        sms = self.receivers.sms
+        if not sms:
+            return {}
+        sigv4 = {"region": sms.region}
+        api_url = {"api_url": sms.api_url} if sms.api_url else {}
+        return {
+            "sns_configs": [
+                {
+                    "phone_number": number,
+                    "sigv4": sigv4,
+                    **api_url,
+                    # A text shows no subject, but SNS still rejects one over 100 characters or
+                    # with line breaks, which the default subject template can produce.
+                    "subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
+                    # Alertmanager cuts a longer text at 1600 bytes, SNS's limit for SMS.
+                    "message": '{{ template "monitoring.sms" . }}',
+                    "attributes": SMS_TYPE,
+                    "send_resolved": True,
+                }
+                for number in sms.phone_numbers
+            ]
+        }
+
     def webhook(self, send_resolved: bool = True) -> dict[str, Any]:
         webhook = self.receivers.webhook
         if not webhook:
@@ -183,10 +221,10 @@ def receivers(settings: StackSettings, secrets_dir: str = SECRETS_DIR) -> list[d
     escalation = alerting.escalation
     result = [
         _merge(DEFAULT, make.slack(chat), make.webhook()),
-        _merge(CRITICAL, make.pagerduty(), make.slack(chat), make.webhook()),
+        _merge(CRITICAL, make.pagerduty(), make.sms(), make.slack(chat), make.webhook()),
         _merge(WARNING, make.slack(chat), make.webhook()),
         _merge(INFO, make.slack(low_noise, send_resolved=False), make.webhook(send_resolved=False)),
-        _merge(SECURITY, make.pagerduty(), make.email((email.security_to or email.to) if email else None),
+        _merge(SECURITY, make.pagerduty(), make.sms(), make.email((email.security_to or email.to) if email else None),
                make.slack(chat), make.webhook()),
         _merge(HEARTBEAT, make.webhook()),
     ]
@@ -292,3 +330,10 @@ def alertmanager_secret_files(settings: StackSettings) -> list[tuple[str, str]]:
     from settings.secrets import ALERTING_SECRET_KEYS, needed_secrets
 
     return [(spec.key, spec.file_name) for spec in needed_secrets(settings) if spec.key in ALERTING_SECRET_KEYS]
+
+
+def alertmanager_environment(settings: StackSettings, secrets_dir: str = SECRETS_DIR) -> dict[str, str]:
+    """Variables Alertmanager needs: where the SNS notifier's AWS SDK finds its credentials."""
+    if settings.alerting.receivers.sms is None:
+        return {}
+    return {"AWS_SHARED_CREDENTIALS_FILE": _secret(secrets_dir, SMS_CREDENTIALS)}

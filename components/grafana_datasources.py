@@ -10,6 +10,11 @@ import pulumi
 import pulumi.dynamic
 import pulumiverse_grafana as grafana
 
+from components.grafana_admin_password import GrafanaAdminPassword
+from components.grafana_api import GrafanaApiProvider, pickled_by_value
+
+from render.remote_write import DATASOURCE_UID as LONG_TERM_UID
+from render.remote_write import long_term_datasource
 from settings.model import StackSettings
 
 PROMETHEUS_UID = "prometheus"
@@ -21,6 +26,7 @@ HEALTH_PATHS = {
     PROMETHEUS_UID: f"/api/datasources/uid/{PROMETHEUS_UID}/health",
     LOKI_UID: f"/api/datasources/uid/{LOKI_UID}/health",
     ALERTMANAGER_UID: f"/api/datasources/proxy/uid/{ALERTMANAGER_UID}/api/v2/status",
+    LONG_TERM_UID: f"/api/datasources/uid/{LONG_TERM_UID}/health",
 }
 # Grafana may need a moment after a datasource is created; the service itself may still be starting.
 HEALTH_DEADLINE_SECONDS = 120
@@ -34,6 +40,8 @@ class GrafanaDatasourcesArgs:
     prometheus_url: pulumi.Input[str]
     loki_url: pulumi.Input[str]
     alertmanager_url: pulumi.Input[str]
+    # The password or token of prometheus.remote_write's store (when its auth needs one).
+    long_term_credentials: pulumi.Output[str] | None = None
 
 
 def prometheus_json_data(settings: StackSettings) -> dict:
@@ -72,11 +80,10 @@ def alertmanager_json_data(settings: StackSettings) -> dict:
     return {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}
 
 
-class DatasourceHealthProvider(pulumi.dynamic.ResourceProvider):
+@pickled_by_value
+class DatasourceHealthProvider(GrafanaApiProvider):
     """Fails `pulumi up` when Grafana cannot reach a datasource it was just given.
 
-    It runs in Pulumi's dynamic-provider host, which does not have the project on its path, so the
-    class is pickled by value (see the `__module__` assignments below) and imports only the stdlib.
     Resources are never created under the mock engine (offline preview, tests) nor by a real
     `pulumi preview`, so the check runs exactly when it can: on `pulumi up`.
     """
@@ -95,41 +102,18 @@ class DatasourceHealthProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def wait_healthy(self, props: dict[str, Any]) -> None:
-        import base64
         import time
-        import urllib.error
-        import urllib.request
 
-        url = props["grafana_url"].rstrip("/") + props["path"]
-        token = base64.b64encode(props["auth"].encode()).decode()
         deadline = time.monotonic() + float(props["deadline_seconds"])
-        last = "no answer"
         while True:
-            request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    body = response.read().decode(errors="replace")
-                    if response.status == 200 and '"status":"ERROR"' not in body.replace(" ", ""):
-                        return
-                    last = f"HTTP {response.status}: {body[:300]}"
-            except urllib.error.HTTPError as error:
-                last = f"HTTP {error.code}: {error.read().decode(errors='replace')[:300]}"
-            except OSError as error:
-                last = str(error)
+            status, body = self.grafana_call(props["grafana_url"], props["path"], props["auth"])
+            if status == 200 and '"status":"ERROR"' not in body.replace(" ", ""):
+                return
+            last = f"HTTP {status}: {body[:300]}" if status else body
             if time.monotonic() >= deadline:
+                url = props["grafana_url"].rstrip("/") + props["path"]
                 raise RuntimeError(f"Grafana datasource {props['uid']} is not healthy at {url}: {last}")
             time.sleep(min(3.0, float(props["deadline_seconds"]) / 4))
-
-
-# Pickle the provider by value: the dynamic-provider host cannot import this project's modules.
-DatasourceHealthProvider.__module__ = "__main__"
-for _method in (
-    DatasourceHealthProvider.create,
-    DatasourceHealthProvider.update,
-    DatasourceHealthProvider.diff,
-    DatasourceHealthProvider.wait_healthy,
-):
-    _method.__module__ = "__main__"
 
 
 class DatasourceHealth(pulumi.dynamic.Resource):
@@ -168,14 +152,25 @@ class GrafanaDatasources(pulumi.ComponentResource):
     def __init__(self, name: str, args: GrafanaDatasourcesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("monitoring:grafana:GrafanaDatasources", name, None, opts)
         settings = args.settings
+        # Grafana keeps the admin password of its first start: a changed secret is rotated here,
+        # before the provider and the health checks authenticate with it.
+        self.admin_password = GrafanaAdminPassword(
+            "admin-password",
+            settings.grafana_url,
+            settings.grafana.admin_user,
+            args.admin_password,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.grafana]),
+        )
+        auth = pulumi.Output.concat(settings.grafana.admin_user, ":", args.admin_password)
         self.provider = grafana.Provider(
             "grafana",
             url=settings.grafana_url,
-            auth=pulumi.Output.concat(settings.grafana.admin_user, ":", args.admin_password),
+            auth=auth,
             retries=10,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        ready = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[args.grafana])
+        ready = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[args.grafana, self.admin_password])
+
         def datasource(name: str, kind: str, title: str, url: pulumi.Input[str], json_data: dict, **extra):
             return grafana.oss.DataSource(
                 name,
@@ -197,7 +192,23 @@ class GrafanaDatasources(pulumi.ComponentResource):
         self.alertmanager = datasource(
             ALERTMANAGER_UID, "alertmanager", "Alertmanager", args.alertmanager_url, alertmanager_json_data(settings)
         )
-        auth = pulumi.Output.concat(settings.grafana.admin_user, ":", args.admin_password)
+        checked = [("prometheus", self.prometheus), ("loki", self.loki), ("alertmanager", self.alertmanager)]
+        # The long-term store Prometheus writes to (prometheus.remote_write.query_url), read with the same credentials.
+        self.long_term = None
+        store = long_term_datasource(settings, prometheus_json_data(settings))
+        if store is not None:
+            extra: dict[str, Any] = {}
+            if store["basic_auth_username"]:
+                extra.update(basic_auth_enabled=True, basic_auth_username=store["basic_auth_username"])
+            if store["secure_field"] and args.long_term_credentials is not None:
+                field, prefix = store["secure_field"]
+                extra["secure_json_data_encoded"] = pulumi.Output.secret(
+                    args.long_term_credentials.apply(lambda value: json.dumps({field: prefix + value}))
+                )
+            self.long_term = datasource(
+                LONG_TERM_UID, "prometheus", "Long-term store", store["url"], store["json_data"], **extra
+            )
+            checked.append(("long-term", self.long_term))
         self.health_checks = [
             DatasourceHealth(
                 f"{datasource_name}-health",
@@ -206,11 +217,7 @@ class GrafanaDatasources(pulumi.ComponentResource):
                 datasource,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for datasource_name, datasource in (
-                ("prometheus", self.prometheus),
-                ("loki", self.loki),
-                ("alertmanager", self.alertmanager),
-            )
+            for datasource_name, datasource in checked
         ]
         self.register_outputs(
             {

@@ -13,22 +13,36 @@ from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
+from docker.utils.build import exclude_paths
 
 from services.exporters import MOCK_IMAGE_NAME
 from settings.exporters import MockImageSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = Path("images/mock-exporter/Dockerfile")
-SOURCES = ("mock_exporter", "images/mock-exporter")
+# At the context root, where every builder looks (a `<Dockerfile>.dockerignore` is BuildKit's and
+# pulumi-docker's only, and would take precedence over this one).
+DOCKERIGNORE = Path(".dockerignore")
+
+
+def build_context_files(root: Path = ROOT) -> list[str]:
+    """The files the build sends to the daemon: the context minus .dockerignore, plus the Dockerfile,
+    by Docker's own matching rules as docker-py implements them."""
+    patterns = [
+        line.strip()
+        for line in (root / DOCKERIGNORE).read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    included = exclude_paths(str(root), patterns, dockerfile=str(DOCKERFILE))
+    return sorted(path for path in included if (root / path).is_file())
 
 
 def sources_digest(root: Path = ROOT) -> str:
+    """A hash of exactly what the image is built from, so the tag changes when, and only when, it would."""
     digest = hashlib.sha256()
-    for top in SOURCES:
-        for path in sorted((root / top).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(root)).encode())
-                digest.update(path.read_bytes())
+    for relpath in build_context_files(root):
+        digest.update(relpath.encode() + b"\0")
+        digest.update((root / relpath).read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -54,9 +68,9 @@ class MockExporterImage(pulumi.ComponentResource):
         self.image = docker.Image(
             "mock-exporter",
             image_name=reference,
-            build=docker.DockerBuildArgs(
-                context=context, dockerfile=os.path.join(context, str(DOCKERFILE)), platform="linux/amd64"
-            ),
+            # No `platform`: the image is built for the Docker host's own platform (amd64 or arm64
+            # alike), the one its containers run on.
+            build=docker.DockerBuildArgs(context=context, dockerfile=os.path.join(context, str(DOCKERFILE))),
             skip_push=args.settings.registry is None,
             opts=pulumi.ResourceOptions(parent=self),
         )

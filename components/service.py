@@ -6,21 +6,20 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import pulumi
-import pulumi_docker as docker
 
-from platforms.docker import DockerPlatform
+from platforms.base import Platform
 from services.spec import ServiceSpec
 
 
 @dataclass
 class ServiceArgs:
     spec: ServiceSpec
-    platform: DockerPlatform
+    platform: Platform
     secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     # Services (their deployed resources) that must be healthy first.
     depends_on: Sequence[pulumi.Resource] = ()
     # The image built from this repository, for services described with `built_image`.
-    built_image: docker.Image | None = None
+    built_image: pulumi.Resource | None = None
 
 
 class ServiceComponent(pulumi.ComponentResource):
@@ -38,14 +37,9 @@ class ServiceComponent(pulumi.ComponentResource):
         self.workload = args.platform.deploy(
             spec, parent=self, secrets=args.secrets, depends_on=args.depends_on, built_image=args.built_image
         )
-        http = spec.ports[0] if spec.ports else None
-        host = str(args.platform.settings.exposure.bind_address)
-        internal_host = args.platform.settings.docker.gateway if spec.security.host_network else spec.name
-        self.internal_url = pulumi.Output.from_input(f"http://{internal_host}:{spec.health.port}")
-        self.external_url = pulumi.Output.from_input(
-            f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{http.published}" if http and http.published else None
-        )
-        self.container_name = self.workload.name
+        self.internal_url = pulumi.Output.from_input(args.platform.internal_url(spec))
+        self.external_url = pulumi.Output.from_input(args.platform.external_url(spec))
+        self.container_name = args.platform.workload_name(spec, self.workload)
         self.register_outputs(
             {"internal_url": self.internal_url, "external_url": self.external_url, "container_name": self.container_name}
         )

@@ -16,9 +16,11 @@ from components.grafana_datasources import GrafanaDatasources, GrafanaDatasource
 from components.loki import Loki
 from components.mock_exporter_image import MockExporterImage, MockExporterImageArgs, image_reference, sources_digest
 from components.prometheus import Prometheus
+from components.prometheus_proxy import PrometheusProxy
 from components.promtail import Promtail
 from components.service import ServiceArgs, ServiceComponent
-from platforms.docker import DockerPlatform
+from platforms.base import create_platform
+from services.cluster import for_platform
 from services.core import core_services
 from services.exporters import exporter_services
 from settings.model import StackSettings
@@ -26,6 +28,7 @@ from settings.model import StackSettings
 COMPONENTS: dict[str, type[ServiceComponent]] = {
     "alertmanager": Alertmanager,
     "prometheus": Prometheus,
+    "prometheus-proxy": PrometheusProxy,
     "loki": Loki,
     "promtail": Promtail,
     "alloy": Alloy,
@@ -50,15 +53,11 @@ class MonitoringStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("monitoring:stack:MonitoringStack", name, None, opts)
         settings = args.settings
-        specs = core_services(settings)
+        # The same descriptions on every platform, shaped for it (replicas, peers, per-node agents).
+        specs = for_platform(settings, core_services(settings))
         mock_reference = image_reference(settings.exporters.mock_image, sources_digest())
-        exporter_specs = exporter_services(settings, mock_reference)
-        every_spec = [*specs.values(), *exporter_specs.values()]
-        platform = DockerPlatform.create(
-            settings,
-            parent=self,
-            needs_probe_kit=any(not s.image_has_wget and not s.health_command for s in every_spec),
-        )
+        exporter_specs = for_platform(settings, exporter_services(settings, mock_reference))
+        platform = create_platform(settings, self, [*specs.values(), *exporter_specs.values()])
         self.services: dict[str, ServiceComponent] = {}
         for service_name, spec in specs.items():
             component = COMPONENTS[service_name]
@@ -82,6 +81,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 prometheus_url=self.services["prometheus"].internal_url,
                 loki_url=self.services["loki"].internal_url,
                 alertmanager_url=self.services["alertmanager"].internal_url,
+                long_term_credentials=args.secrets.get("prometheus_remote_write_credentials"),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -91,7 +91,8 @@ class MonitoringStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.grafana_url = pulumi.Output.from_input(settings.grafana_url)
-        self.prometheus_url = self.services["prometheus"].external_url
+        # Prometheus is published through its read-only proxy, when at all.
+        self.prometheus_url = self.services.get("prometheus-proxy", self.services["prometheus"]).external_url
         self.loki_url = self.services["loki"].external_url
         self.alertmanager_url = self.services["alertmanager"].external_url
         self.register_outputs(

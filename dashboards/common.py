@@ -91,6 +91,21 @@ def describe(description: str, empty_when: str | None) -> str:
     return f"{description} {EMPTY_WHEN}{empty_when}." if empty_when else description
 
 
+def no_value_text(empty_when: str) -> str:
+    """What a problem-only panel shows for an empty result: the healthy state, not Grafana's "No
+    data" (which reads the same as a broken exporter)."""
+    return f"None: {empty_when}"
+
+
+def explained(panel: Any, description: str, empty_when: str | None) -> Any:
+    """The panel with its description and, when it is legitimately empty on a healthy stack, the
+    healthy state as its no-value text. Grafana shows that text only for an empty result: a
+    failing query (datasource down, bad expression) also carries Grafana's red error marker in
+    the panel header with the error message, which an empty healthy result never has."""
+    panel = panel.description(describe(description, empty_when))
+    return panel.no_value(no_value_text(empty_when)) if empty_when else panel
+
+
 def ref_id(index: int) -> str:
     return chr(ord("A") + index)
 
@@ -122,9 +137,7 @@ def timeseries_panel(
     stacked: bool = False,
 ) -> timeseries.Panel:
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(describe(description, empty_when))
+        explained(timeseries.Panel().title(title), description, empty_when)
         .datasource(datasource_ref(PROMETHEUS_UID))
         .unit(unit)
         .thresholds(thresholds(steps))
@@ -159,15 +172,12 @@ def stat_panel(
 ) -> stat.Panel:
     """`mappings`: (value, text, colour) triples, e.g. ("0", "DOWN", "red")."""
     panel = (
-        stat.Panel()
-        .title(title)
-        .description(describe(description, empty_when))
+        explained(stat.Panel().title(title), description, empty_when)
         .datasource(datasource_ref(PROMETHEUS_UID))
         .unit(unit)
         .thresholds(thresholds(steps))
         .color_mode(common_models.BigValueColorMode.BACKGROUND)
         .graph_mode(common_models.BigValueGraphMode.NONE)
-        .no_value("0" if empty_when else "no data")
     )
     if mappings:
         panel = panel.mappings(
@@ -193,9 +203,7 @@ def bargauge_panel(
     empty_when: str | None = None,
 ) -> bargauge.Panel:
     panel = (
-        bargauge.Panel()
-        .title(title)
-        .description(describe(description, empty_when))
+        explained(bargauge.Panel().title(title), description, empty_when)
         .datasource(datasource_ref(PROMETHEUS_UID))
         .unit(unit)
         .thresholds(thresholds(steps))
@@ -218,9 +226,7 @@ def table_panel(
 ) -> table.Panel:
     """An instant table of the series' labels and current value."""
     panel = (
-        table.Panel()
-        .title(title)
-        .description(describe(description, empty_when))
+        explained(table.Panel().title(title), description, empty_when)
         .datasource(datasource_ref(PROMETHEUS_UID))
         .unit(unit)
         .thresholds(thresholds(steps))
@@ -242,9 +248,7 @@ def loki_timeseries_panel(
     empty_when: str | None = None,
 ) -> timeseries.Panel:
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(describe(description, empty_when))
+        explained(timeseries.Panel().title(title), description, empty_when)
         .datasource(datasource_ref(LOKI_UID))
         .unit(unit)
         .thresholds(thresholds(steps))
@@ -267,9 +271,7 @@ def loki_timeseries_panel(
 
 def logs_panel(title: str, description: str, expr: str, max_lines: int = 500, empty_when: str | None = None) -> logs.Panel:
     return (
-        logs.Panel()
-        .title(title)
-        .description(describe(description, empty_when))
+        explained(logs.Panel().title(title), description, empty_when)
         .datasource(datasource_ref(LOKI_UID))
         .show_time(True)
         .wrap_log_message(True)

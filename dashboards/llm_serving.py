@@ -121,14 +121,15 @@ def build(settings: StackSettings) -> dict[str, Any]:
     )
     board.add(
         timeseries_panel(
-            "Time per output token (p95)",
-            "95th percentile of the time between generated tokens (inter-token latency).",
+            "Inter-token latency",
+            "Percentiles of the time between generated tokens per model (5 m window), from "
+            "vllm:inter_token_latency_seconds or, on servers before vLLM v0.10.2, vllm:time_per_output_token_seconds.",
             [
                 Query(
-                    "histogram_quantile(0.95, sum by (model_name, le) "
-                    f"(rate(vllm:time_per_output_token_seconds_bucket{{{vllm}}}[$__rate_interval])))",
-                    "{{model_name}}",
+                    f'model_name:vllm_inter_token_latency_seconds:histogram_quantile{{{per_model}, quantile="{q}"}}',
+                    f"p{q[2:]:0<2} {{{{model_name}}}}",
                 )
+                for q in QUANTILES
             ],
             "s",
             rising(0.1, 0.25),

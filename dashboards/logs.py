@@ -60,7 +60,7 @@ def build(settings: StackSettings) -> dict[str, Any]:
     board = Board(
         settings,
         UID,
-        "Log volume, levels and errors of every container Promtail ships to Loki, with a live search.",
+        "Log volume, levels and errors of every container the log collector (Alloy or Promtail) ships to Loki, with a live search.",
         [env_variable(settings, LOKI_UID), service_variable(), search_variable()],
     )
     board.row("Volume")

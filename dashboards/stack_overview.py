@@ -35,7 +35,7 @@ def build(settings: StackSettings) -> dict[str, Any]:
     board.add(
         stat_panel(
             "Stack services",
-            "Whether Prometheus scraped each service of the stack (Prometheus, Alertmanager, Grafana, Loki, Promtail) at its last attempt.",
+            "Whether Prometheus scraped each service of the stack (Prometheus, Alertmanager, Grafana, Loki and its log collector, Alloy or Promtail) at its last attempt.",
             [Query('up{service!=""}', "{{service}}", instant=True)],
             "none",
             UP_DOWN,

@@ -41,9 +41,13 @@ KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = (
     KnownDifference("dcgm", "ECC counters", "served by default", "only when enabled in the counters CSV"),
     KnownDifference("vllm", "_created series", "not served", "prometheus_client serves <name>_created gauges"),
     KnownDifference("vllm", "errors", "the error_rate fault shows as finished_reason=\"abort\"",
-                    "HTTP errors also appear in the API server's own HTTP metrics"),
-    KnownDifference("vllm", "families", "one engine, no LoRA, speculative decoding or cache_config_info",
-                    "those families appear when the features are configured"),
+                    "also finished_reason=\"error\" (v0.33); HTTP errors appear in the API server's own HTTP metrics"),
+    KnownDifference("vllm", "generations", "--vllm-generation previous serves vLLM v0.10.1.1's names "
+                    "(time_per_output_token_seconds, gpu_cache_usage_perc, gpu_prefix_cache_*)",
+                    "whatever release each server runs; from v0.10.2 until the old name's removal, servers serve both inter-token latency names"),
+    KnownDifference("vllm", "features", "one engine; speculative-decoding and LoRA families only with --vllm-feature",
+                    "those families when configured; also diffusion, --kv-cache-metrics, KV-transfer, NaN-detection "
+                    "and watermark families, which the mock does not model"),
 )
 
 

@@ -1,7 +1,13 @@
 """Grafana Alloy's rendering of the log pipeline (`logs.pipeline`): discovery and source components
 per source, one `loki.process` with the pipeline's stages, and one `loki.write` to the stack's Loki.
 
-Block and attribute names follow Alloy's component reference (v1.10).
+Block and attribute names follow Alloy's component reference (v1.11).
+
+Alloy takes over Promtail's read positions: on its first start (no positions of its own yet) each
+`loki.source.file` converts Promtail's positions file (`legacy_positions_file`; since v1.11.0 an
+entry matches on the path alone when the target carries labels, as ours do) and
+`loki.source.journal` takes Promtail's journal cursor of the same job (`legacy_position`, v1.11.0).
+A missing file is skipped, so a stack that never ran Promtail starts normally.
 """
 
 from __future__ import annotations
@@ -10,11 +16,16 @@ from typing import Any
 
 from logs.alloy_syntax import Block, Ref, write
 from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline, plain
+from logs.promtail import POSITIONS_FILE as PROMTAIL_POSITIONS_FILE
 from services.topology import Endpoints
 from settings.model import StackSettings
 
 CONFIG_FILE = "config.alloy"
-DATA_DIR = "/var/lib/alloy/data"
+# Alloy's storage path (positions, component state). Deliberately not the image's /var/lib/alloy/data:
+# that directory is owned by the image's alloy user (473) with mode 770, and a new named volume
+# mounted over it takes that owner and mode, which root without capabilities cannot write. A path the
+# image lacks gives a volume owned by root (see services.collector for why Alloy runs as root).
+STORAGE_DIR = "/var/lib/alloy-state"
 PROCESS = "pipeline"
 WRITE = "loki"
 
@@ -82,7 +93,7 @@ def _reading_blocks(source: Source, forward: list[Ref]) -> list[Block]:
             Block("discovery.kubernetes", name, dict(source.options)),
             Block("discovery.relabel", name, {"targets": Ref(f"discovery.kubernetes.{name}.targets")}, rules),
             Block("local.file_match", name, {"path_targets": Ref(f"discovery.relabel.{name}.output")}),
-            Block("loki.source.file", name, {"targets": Ref(f"local.file_match.{name}.targets"), "forward_to": forward}),
+            _file_reader(name, forward),
         ]
     if source.kind == "journal":
         return [
@@ -96,13 +107,27 @@ def _reading_blocks(source: Source, forward: list[Ref]) -> list[Block]:
                     "relabel_rules": Ref(f"loki.relabel.{name}.rules"),
                     "forward_to": forward,
                 },
+                # Promtail keeps a journal job's cursor under the job's name, which is the source's name.
+                [Block("legacy_position", attributes={"file": PROMTAIL_POSITIONS_FILE, "name": name})],
             ),
         ]
     targets = [{**dict(source.labels), **dict(target.labels), "__path__": target.path} for target in source.files]
     return [
         Block("local.file_match", name, {"path_targets": targets}),
-        Block("loki.source.file", name, {"targets": Ref(f"local.file_match.{name}.targets"), "forward_to": forward}),
+        _file_reader(name, forward),
     ]
+
+
+def _file_reader(name: str, forward: list[Ref]) -> Block:
+    return Block(
+        "loki.source.file",
+        name,
+        {
+            "targets": Ref(f"local.file_match.{name}.targets"),
+            "forward_to": forward,
+            "legacy_positions_file": PROMTAIL_POSITIONS_FILE,
+        },
+    )
 
 
 def render_alloy_pipeline(pipeline: LogPipeline, settings: StackSettings, endpoints: Endpoints) -> str:
@@ -134,4 +159,4 @@ def render_alloy_config(settings: StackSettings, endpoints: Endpoints, port: int
 
 
 def alloy_command(config_path: str, port: int) -> tuple[str, ...]:
-    return ("run", f"--server.http.listen-addr=0.0.0.0:{port}", f"--storage.path={DATA_DIR}", config_path)
+    return ("run", f"--server.http.listen-addr=0.0.0.0:{port}", f"--storage.path={STORAGE_DIR}", config_path)

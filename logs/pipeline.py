@@ -26,7 +26,6 @@ LABEL_ALLOW_LIST = ("container", "env", "job", "level", "namespace", "service", 
 STRUCTURED_METADATA = ("exception", "http_status", "request_id", "span_id", "trace_id")
 
 DOCKER_SOCKET = "/var/run/docker.sock"
-JOURNAL_DIR = "/var/log/journal"
 POD_LOGS_DIR = "/var/log/pods"
 
 # --- the regular expressions (each one is exercised by tests/logs/corpus) ---
@@ -244,7 +243,7 @@ def kubernetes_source() -> Source:
     )
 
 
-def journal_source(max_age: str) -> Source:
+def journal_source(max_age: str, path: str) -> Source:
     return Source(
         name="journal",
         kind="journal",
@@ -253,7 +252,7 @@ def journal_source(max_age: str) -> Source:
             RelabelRule("service", ("__journal__systemd_unit",), regex="(.+?)(?:\\.service)?"),
             RelabelRule("level", ("__journal_priority_keyword",), regex="(.+)"),
         ),
-        options=_frozen({"path": JOURNAL_DIR, "max_age": max_age}),
+        options=_frozen({"path": path, "max_age": max_age}),
     )
 
 
@@ -275,7 +274,7 @@ def sources(settings: StackSettings, platform: Platform | None = None) -> tuple[
     if logs.containers:
         found.append(kubernetes_source() if platform == "kubernetes" else docker_source())
     if logs.journal:
-        found.append(journal_source(logs.journal_max_age))
+        found.append(journal_source(logs.journal_max_age, logs.journal_path))
     if logs.files:
         found.append(file_source(settings))
     return tuple(found)

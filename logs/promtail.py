@@ -14,6 +14,7 @@ from services.topology import Endpoints
 from settings.model import StackSettings
 
 POSITIONS_DIR = "/var/lib/promtail"
+POSITIONS_FILE = f"{POSITIONS_DIR}/positions.yaml"
 
 
 def promtail_stage(stage: Stage) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def scrape_config(source: Source, pipeline: LogPipeline) -> dict[str, Any]:
 def render_promtail_pipeline(pipeline: LogPipeline, settings: StackSettings, endpoints: Endpoints, port: int) -> dict[str, Any]:
     return {
         "server": {"http_listen_port": port, "grpc_listen_port": 0, "log_level": "info"},
-        "positions": {"filename": f"{POSITIONS_DIR}/positions.yaml"},
+        "positions": {"filename": POSITIONS_FILE},
         "clients": [
             {
                 "url": f"{endpoints['loki'].url}/loki/api/v1/push",

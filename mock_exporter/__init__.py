@@ -6,6 +6,7 @@ out (node first, then cAdvisor, then DCGM, then vLLM).
 Run: python -m mock_exporter --exporter {node,cadvisor,dcgm,vllm} --listen HOST:PORT
          [--seed N] [--hosts N] [--fault KIND] [--cpus N] [--disks N] [--interfaces N]
          [--gpus N] [--containers N] [--clock-offset SECONDS]
+         [--vllm-generation current|previous] [--vllm-feature speculative_decoding|lora ...]
 
 Endpoints (per simulated host):
   GET    /metrics    Prometheus text format 0.0.4.
@@ -20,6 +21,10 @@ the wall-clock time, so two mocks with the same seed agree; --clock-offset shift
 test or a demo can serve the night's trough or the daily peak whatever the hour. With --hosts N, host i listens on PORT+i
 with seed SEED+i and hostname mock-host-<seed>; with port 0 each host takes an ephemeral port. The
 chosen addresses are printed on stdout, one "listening exporter=... host=i address=HOST:PORT" line each.
+The vLLM mock serves the metric names of vLLM v0.33.0, or with --vllm-generation previous those of
+v0.10.1.1 (time_per_output_token_seconds before its rename to inter_token_latency_seconds), so rules
+and dashboards can be tried on a fleet mixing both; --vllm-feature adds the speculative-decoding or
+LoRA families a server configured for them serves.
 
 Faults (parameters optional, defaults shown):
   any       down            {"mode": "503"|"close"}  /metrics answers 503, or closes the connection.
@@ -35,7 +40,8 @@ Faults (parameters optional, defaults shown):
   dcgm      gpu_overheat    {"gpu": 0|"all", "celsius": 93}  temperature at that value, SM clock
                             throttled to 60 %, power draw lower.
   dcgm      xid_error       {"gpu": 0|"all", "code": 79}  DCGM_FI_DEV_XID_ERRORS = code with
-                            err_code/err_msg labels; codes 48/94/95 also raise ECC error counters.
+                            err_code/err_msg labels; codes 48/94/95 (uncorrectable ECC)
+                            count one double-bit error at once, then single-bit errors.
   dcgm      gpu_stuck       {"gpu": 0|"all"}  GPU_UTIL pinned at 100 while the engine does no work
                             (PROF_GR_ENGINE_ACTIVE 0) and power sits near idle: a hung GPU.
   vllm      error_rate      {"ratio": 0.3}  that share of finished requests end as finished_reason

@@ -12,6 +12,7 @@ import mock_exporter
 from mock_exporter.base import FaultError, HostOptions
 from mock_exporter.registry import SIMULATORS
 from mock_exporter.server import HostServer
+from mock_exporter.vllm import FEATURES as VLLM_FEATURES, GENERATIONS as VLLM_GENERATIONS
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -45,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interfaces", type=positive, default=2, help="node: network interfaces besides lo")
     parser.add_argument("--gpus", type=positive, default=8, help="dcgm: GPUs per host")
     parser.add_argument("--containers", type=positive, default=10, help="cadvisor: containers per host")
+    parser.add_argument("--vllm-generation", choices=VLLM_GENERATIONS, default="current",
+                        help="vllm: current (v0.33.0 names) or previous (v0.10.1.1: time_per_output_token_seconds, ...)")
+    parser.add_argument("--vllm-feature", action="append", default=[], choices=VLLM_FEATURES, dest="vllm_features",
+                        help="vllm: also serve the families of this optional feature (repeatable)")
     parser.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
                         help="serve the values of this many seconds from now (negative: ago), e.g. the night's trough")
     return parser
@@ -60,6 +65,8 @@ def start_servers(args: argparse.Namespace) -> list[HostServer]:
             options = HostOptions(
                 seed=seed, started_at=started_at, hostname=f"mock-host-{seed}", cpus=args.cpus,
                 disks=args.disks, interfaces=args.interfaces, gpus=args.gpus, containers=args.containers,
+                vllm_generation=args.vllm_generation, vllm_features=tuple(args.vllm_features),
+                clock_offset=args.clock_offset,
             )
             simulator = SIMULATORS[args.exporter](options)
             for kind in args.fault:

@@ -24,6 +24,12 @@ class HostOptions:
     interfaces: int = 2
     gpus: int = 8
     containers: int = 10
+    # vllm: which release's metric names to serve, and the optional features whose families to add.
+    vllm_generation: str = "current"
+    vllm_features: tuple[str, ...] = ()
+    # How far the simulated clock runs ahead of the wall clock (--clock-offset): values follow the
+    # simulated time, explicit exposition timestamps the real one (Prometheus drops future samples).
+    clock_offset: float = 0.0
 
     @property
     def boot_time(self) -> float:

@@ -159,7 +159,7 @@ class CadvisorSimulator(Simulator):
 
     def render(self, now: float) -> str:
         out: list[str] = []
-        stamp = f" {int(now * 1000)}\n"
+        stamp = f" {int((now - self.options.clock_offset) * 1000)}\n"
         rows = [(c, c.labels) for c in self.containers]
         root_labels = (("id", "/"), ("image", ""), ("name", ""))
 

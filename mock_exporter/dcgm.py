@@ -84,6 +84,7 @@ class Gpu:
     nvlink: Counter
     replays: Counter
     sbe: Counter
+    dbe: Counter
     prefixes: dict[str, str]
 
 
@@ -120,6 +121,7 @@ class DcgmSimulator(Simulator):
             nvlink=Counter(wave, 1e6, 4e9 * self.load, boot),
             replays=Counter(wave, 0.0, 0.0, boot, initial=float(int(unit_hash(seed, 700 + index) * 3))),
             sbe=Counter(wave, 0.0, 0.0, boot, initial=float(int(unit_hash(seed, 800 + index) * 2))),
+            dbe=Counter(wave, 0.0, 0.0, boot),
             prefixes=prefixes,
         )
 
@@ -159,6 +161,8 @@ class DcgmSimulator(Simulator):
             if self._fault_on("xid_error", gpu) and self.faults["xid_error"].params["code"] in (48, 94, 95):
                 if gpu.sbe.base == 0.0:
                     gpu.sbe.retune(now, 0.2, 0.0, step=1.0)
+                    # These XIDs report an uncorrectable (double-bit) error: one at the event.
+                    gpu.dbe.retune(now, 0.0, 0.0, step=1.0)
             elif gpu.sbe.base > 0.0:
                 gpu.sbe.retune(now, 0.0, 0.0)
 
@@ -212,7 +216,7 @@ class DcgmSimulator(Simulator):
             "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS": 0,
             "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS": 0,
             "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL": int(gpu.sbe.value(now)),
-            "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": 0,
+            "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": int(gpu.dbe.value(now)),
         }
 
     def render(self, now: float) -> str:

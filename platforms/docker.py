@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from services.spec import ServiceSpec
+from services.spec import Resources, Security, ServiceSpec
 from settings.images import default_image
 from settings.model import StackSettings
 
@@ -23,12 +23,20 @@ LABEL_STACK = "monitoring.stack"
 LABEL_CONFIG_DIR = "monitoring.config_dir"
 LABEL_ROLE = "monitoring.role"
 LABEL_SECURITY_EXCEPTION = "monitoring.security_exception"
+# The one-shot copy of busybox into the probe-kit volume: root (owner of the fresh volume), no capabilities.
+PROBE_KIT_SECURITY = Security(user="0:0")
+PROBE_KIT_RESOURCES = Resources(cpus=0.1, memory_mb=32)
 
 
 def docker_log_size(size: str) -> str:
     """`10MB` -> `10m`: Docker's json-file driver spells sizes with k/m/g."""
     number, unit = size[:-2] or size[:-1], size[-2:].upper()
     return {"KB": f"{number}k", "MB": f"{number}m", "GB": f"{number}g"}.get(unit, size.rstrip("B"))
+
+
+def volume_name(prefix: str, service: str, volume: str) -> str:
+    """The Docker name of a service's named volume (a successor finds its predecessor's by it)."""
+    return f"{prefix}-{service}-{volume}"
 
 
 def health_test(spec: ServiceSpec) -> list[str]:
@@ -79,18 +87,28 @@ class DockerPlatform:
                 image=kit_image.image_id,
                 command=["cp", "/bin/busybox", f"{PROBE_KIT_DIR}/busybox"],
                 mounts=[docker.ContainerMountArgs(target=PROBE_KIT_DIR, type="volume", source=kit_volume.name)],
-                # A one-shot init job: it exits once the copy is done and is not restarted.
+                # A one-shot init job: `up` waits for it to exit (attach) and keeps its output (logs),
+                # so the exit code is known before any dependant starts; it is not restarted.
                 must_run=False,
+                attach=True,
+                logs=True,
                 restart="no",
                 network_mode="none",
-                memory=32,
-                cpus="0.1",
-                capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
-                security_opts=["no-new-privileges:true"],
+                # The fresh volume is root's: root without capabilities may still write to it.
+                **_hardened(settings, PROBE_KIT_SECURITY, PROBE_KIT_RESOURCES),
                 labels=_labels(settings, "probe-kit", role="init"),
                 opts=opts,
             )
         return cls(settings, network, kit, kit_volume)
+
+    @property
+    def probe_kit_source(self) -> pulumi.Output[str]:
+        """The probe-kit volume's name, available only once the copy into it exited 0: a failed copy
+        fails `pulumi up` here, naming the copy, instead of as later health-check time-outs."""
+        assert self.probe_kit is not None and self.probe_kit_volume is not None
+        return pulumi.Output.all(self.probe_kit.exit_code, self.probe_kit.container_logs, self.probe_kit_volume.name).apply(
+            lambda values: probe_kit_copied(*values)
+        )
 
     def deploy(
         self,
@@ -114,15 +132,22 @@ class DockerPlatform:
 
         mounts: list[docker.ContainerMountArgs] = []
         for volume_spec in spec.volumes:
-            protect = settings.protect_state and volume_spec.stateful
+            if volume_spec.borrowed_from:
+                # By name: Docker creates it empty if its owner never ran on this host.
+                source = volume_name(prefix, volume_spec.borrowed_from, volume_spec.name)
+                mounts.append(docker.ContainerMountArgs(target=volume_spec.mount_path, type="volume", source=source, read_only=True))
+                continue
+            protect = settings.protect_state and volume_spec.stateful and not volume_spec.outlives_service
             volume = docker.Volume(
                 f"{spec.name}-{volume_spec.name}",
-                name=f"{prefix}-{spec.name}-{volume_spec.name}",
+                name=volume_name(prefix, spec.name, volume_spec.name),
                 labels=[
                     docker.VolumeLabelArgs(label=LABEL_STACK, value=settings.environment),
                     docker.VolumeLabelArgs(label=LABEL_SERVICE, value=spec.name),
                 ],
-                opts=pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect),
+                opts=pulumi.ResourceOptions(
+                    parent=parent, protect=protect, retain_on_delete=protect or volume_spec.outlives_service
+                ),
             )
             mounts.append(docker.ContainerMountArgs(target=volume_spec.mount_path, type="volume", source=volume.name))
         for host_mount in spec.host_mounts:
@@ -140,9 +165,7 @@ class DockerPlatform:
         waits_for = [*depends_on, *waits_on_image]
         if not spec.image_has_wget and self.probe_kit is not None:
             mounts.append(
-                docker.ContainerMountArgs(
-                    target=PROBE_KIT_DIR, type="volume", source=self.probe_kit_volume.name, read_only=True
-                )
+                docker.ContainerMountArgs(target=PROBE_KIT_DIR, type="volume", source=self.probe_kit_source, read_only=True)
             )
             waits_for.append(self.probe_kit)
 
@@ -190,15 +213,7 @@ class DockerPlatform:
             wait=True,
             wait_timeout=health.start_period_s + health.retries * health.interval_s + 60,
             restart="unless-stopped",
-            memory=spec.resources.memory_mb,
-            memory_swap=spec.resources.memory_mb,
-            cpus=f"{spec.resources.cpus:g}",
-            user=security.user,
-            capabilities=docker.ContainerCapabilitiesArgs(
-                drops=list(security.drop_capabilities), adds=list(security.add_capabilities) or None
-            ),
-            security_opts=["no-new-privileges:true"] if security.no_new_privileges else [],
-            privileged=security.privileged or None,
+            **_hardened(settings, security, spec.resources),
             pid_mode="host" if security.host_pid else None,
             gpus=security.gpus,
             devices=[docker.ContainerDeviceArgs(host_path=device) for device in security.devices] or None,
@@ -207,11 +222,6 @@ class DockerPlatform:
             networks_advanced=None
             if security.host_network
             else [docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[spec.name])],
-            log_driver="json-file",
-            log_opts={
-                "max-size": docker_log_size(settings.docker.log_max_size),
-                "max-file": str(settings.docker.log_max_files),
-            },
             labels=_labels(settings, spec.name, config_dir=spec.config_dir, exception=security.exception),
             # Graceful shutdown: SIGTERM, then this long before SIGKILL (TSDB and WAL flushes).
             stop_signal="SIGTERM",
@@ -221,6 +231,59 @@ class DockerPlatform:
                 parent=parent, depends_on=[*waits_for, self.network] if security.host_network else waits_for
             ),
         )
+
+    def internal_url(self, spec: ServiceSpec) -> str:
+        # Host-network services are reached at the stack network's gateway address instead of an alias.
+        host = self.settings.docker.gateway if spec.security.host_network else spec.name
+        return f"http://{host}:{spec.health.port}"
+
+    def external_url(self, spec: ServiceSpec) -> str | None:
+        http = spec.ports[0] if spec.ports else None
+        if not http or not http.published:
+            return None
+        host = str(self.settings.exposure.bind_address)
+        return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{http.published}"
+
+    def workload_name(self, spec: ServiceSpec, workload: pulumi.CustomResource) -> pulumi.Output[str]:
+        return workload.name
+
+
+def probe_kit_copied(exit_code: int | None, logs: str | None, volume_name: str) -> str:
+    """The probe-kit volume's name once the copy succeeded; an error naming the copy otherwise.
+
+    terraform-provider-docker v4.5.0 (pulumi-docker 5.x) waits for an attached container to stop
+    but does not fail on its exit code; it records `exit_code` (and, with `logs`, the output)."""
+    if exit_code != 0:
+        raise RuntimeError(
+            f"the probe-kit copy (busybox into volume {volume_name}) exited with code {exit_code}: "
+            f"{(logs or '').strip()[-500:] or 'no output'}"
+        )
+    return volume_name
+
+
+def _hardened(settings: StackSettings, security: Security, resources: Resources) -> dict[str, Any]:
+    """What every container of the stack gets: an explicit user, bounded memory (no swap beyond it)
+    and CPU, rotated logs, no privilege gain and no capabilities beyond its documented exception."""
+    capabilities = None
+    if security.drop_capabilities or security.add_capabilities:
+        # Never with `privileged` (services.spec.Security refuses it): privileged grants everything.
+        capabilities = docker.ContainerCapabilitiesArgs(
+            drops=list(security.drop_capabilities) or None, adds=list(security.add_capabilities) or None
+        )
+    return {
+        "user": security.user,
+        "memory": resources.memory_mb,
+        "memory_swap": resources.memory_mb,
+        "cpus": f"{resources.cpus:g}",
+        "capabilities": capabilities,
+        "security_opts": ["no-new-privileges:true"] if security.no_new_privileges else [],
+        "privileged": security.privileged or None,
+        "log_driver": "json-file",
+        "log_opts": {
+            "max-size": docker_log_size(settings.docker.log_max_size),
+            "max-file": str(settings.docker.log_max_files),
+        },
+    }
 
 
 def _labels(

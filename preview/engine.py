@@ -107,6 +107,9 @@ class StackMocks(pulumi.runtime.Mocks):
             # The pinned reference stands in for the image digest the daemon would return.
             outputs["imageId"] = args.inputs["name"]
             outputs["repoDigest"] = f"{args.inputs['name']}@sha256:{'0' * 64}"
+        if args.typ == "docker:index/container:Container" and args.inputs.get("attach"):
+            # An attached one-shot container as the provider reads it back after a successful run.
+            outputs.update(exitCode=0, containerLogs="")
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):

@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from preview.engine import MASK, RecordingMonitor, Registration
+from preview.kubernetes import CONFIG_MAP, config_map_documents, kubernetes_manifests
 
 CONTAINER = "docker:index/container:Container"
 DASHBOARD = "grafana:oss/dashboard:Dashboard"
@@ -30,6 +31,8 @@ def deployed_documents(monitor: RecordingMonitor) -> dict[str, str]:
                 path = upload["file"]
                 if config_dir and path.startswith(config_dir + "/") and upload.get("content") != MASK:
                     documents[f"{service}/{path[len(config_dir) + 1:]}"] = upload["content"]
+        elif registration.type == CONFIG_MAP:
+            documents.update(config_map_documents(registration))
         elif registration.type == DASHBOARD:
             config = json.loads(registration.inputs["configJson"])
             documents[f"grafana/dashboards/{config['uid']}.json"] = json.dumps(config, indent=2, sort_keys=True) + "\n"
@@ -48,7 +51,9 @@ def write_build(out_dir: Path, monitor: RecordingMonitor) -> None:
     (out_dir / "resources.json").write_text(
         json.dumps({"resources": resources, "outputs": monitor.stack_outputs}, indent=2, sort_keys=True) + "\n"
     )
-    for relpath, content in sorted(deployed_documents(monitor).items()):
+    # Every Kubernetes object as a manifest, under kubernetes/<namespace>/ (none on Docker).
+    manifests = {f"kubernetes/{path}": content for path, content in kubernetes_manifests(monitor).items()}
+    for relpath, content in sorted({**deployed_documents(monitor), **manifests}.items()):
         path = out_dir / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)

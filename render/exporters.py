@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from exporters.catalog import EXPORTERS, PROBE_PATH, SCRAPE_CLASSES
-from services.topology import Endpoints
+from render.kubernetes_sd import kubelet_cadvisor, stack_pods, vllm_pods
+from services.topology import EXPORTER_ALIASES, Endpoints
 from settings.model import StackSettings
 
 FILE_SD_DIR = "/etc/prometheus/targets"
@@ -52,38 +53,71 @@ def endpoint(endpoints: Endpoints, key: str) -> str:
     return endpoints[key].address
 
 
-def _source_labels(settings: StackSettings, exporter: str, source: str) -> list[dict[str, Any]]:
-    labels = {"exporter": exporter, "source": source, "env": settings.environment}
+def fixed_labels(labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Relabeling that gives every target of a job the same values of `labels`."""
     return [{"target_label": name, "replacement": value, "action": "replace"} for name, value in labels.items()]
+
+
+def _source_labels(settings: StackSettings, exporter: str, source: str) -> list[dict[str, Any]]:
+    return fixed_labels({"exporter": exporter, "source": source, "env": settings.environment})
 
 
 def _interval(settings: StackSettings, exporter: str) -> str:
     return getattr(settings.exporters, exporter).scrape_interval or SCRAPE_CLASSES[EXPORTERS[exporter].scrape_class]
 
 
-def discovery(settings: StackSettings, targets: list[str]) -> dict[str, Any]:
-    """How a job finds its targets on the stack's platform: the seam where the Kubernetes platform
-    plugs in `kubernetes_sd_configs` (pods by label) instead of the Docker network's static addresses."""
+def exporter_service(exporter: str, source: str) -> str:
+    """The name of the stack service running an exporter (or its mock): its Docker network alias, and
+    on Kubernetes its pods' `app.kubernetes.io/name`."""
+    if source == "mock":
+        return f"mock-{exporter}"
+    return "node-exporter" if exporter == "node" else EXPORTER_ALIASES[exporter]
+
+
+def discovery(settings: StackSettings, endpoints: Endpoints, exporter: str, source: str,
+              targets: list[str]) -> dict[str, Any]:
+    """How a job finds its targets: the stack's own service for the exporter (the mock, or the real
+    exporter when the stack deploys it) and the user's `targets`, static addresses on any platform.
+
+    On Docker the service is an address on the stack network. On Kubernetes its pods are discovered
+    (render.kubernetes_sd), real cAdvisor is every kubelet's `/metrics/cadvisor` and real vLLM the
+    user's pods matching `kubernetes.discovery.vllm`; the discovery's relabeling comes along (it goes
+    first in the job's relabel_configs) with any job fields it needs (scheme, credentials)."""
+    runs_service = source == "mock" or exporter in deployed_exporters(settings)
     if settings.platform == "docker":
-        return {"static_configs": [{"targets": targets}] if targets else []}
-    raise NotImplementedError(f"service discovery for platform {settings.platform!r}")
+        addresses = ([endpoint(endpoints, f"mock-{exporter}" if source == "mock" else exporter)] if runs_service else [])
+        addresses += targets
+        return {"static_configs": [{"targets": addresses}] if addresses else []}
+    found: dict[str, Any] = {}
+    if source == "real" and exporter == "cadvisor":
+        found = kubelet_cadvisor(settings)
+    elif source == "real" and exporter == "vllm":
+        found = vllm_pods(settings) if settings.kubernetes.discovery.vllm.namespaces else {}
+    elif runs_service:
+        found = stack_pods(settings, exporter_service(exporter, source), EXPORTERS[exporter].port)
+    return {**found, **({"static_configs": [{"targets": targets}]} if targets else {})}
 
 
-def _job(settings: StackSettings, exporter: str, source: str, targets: list[str]) -> dict[str, Any]:
+def has_targets(job: dict[str, Any]) -> bool:
+    return any(job.get(key) for key in ("static_configs", "file_sd_configs", "kubernetes_sd_configs"))
+
+
+def _job(settings: StackSettings, endpoints: Endpoints, exporter: str, source: str, targets: list[str]) -> dict[str, Any]:
     spec = EXPORTERS[exporter]
+    found = discovery(settings, endpoints, exporter, source, targets)
     job: dict[str, Any] = {
         "job_name": exporter if source == "real" else f"{exporter}-mock",
         "scrape_interval": _interval(settings, exporter),
         "metrics_path": spec.metrics_path,
-        **discovery(settings, targets),
-        "relabel_configs": _source_labels(settings, exporter, source),
+        **found,
+        "relabel_configs": found.get("relabel_configs", []) + _source_labels(settings, exporter, source),
         "sample_limit": SAMPLE_LIMITS[exporter],
         **LABEL_LIMITS,
     }
     if source == "real" and settings.prometheus.targets_dir:
         job["file_sd_configs"] = [{"files": [f"{FILE_SD_DIR}/{exporter}/*.yml"], "refresh_interval": "1m"}]
-    if exporter in DROPPED:
-        job["metric_relabel_configs"] = DROPPED[exporter]
+    if exporter in DROPPED or "metric_relabel_configs" in found:
+        job["metric_relabel_configs"] = DROPPED.get(exporter, []) + found.get("metric_relabel_configs", [])
     if exporter == "pushgateway":
         # Pushed series keep the job/instance labels of the batch job that pushed them.
         job["honor_labels"] = True
@@ -103,12 +137,10 @@ def exporter_scrape_jobs(settings: StackSettings, endpoints: Endpoints) -> list[
     jobs = []
     for exporter in EXPORTERS:
         if settings.exporters.runs_mock(exporter) and EXPORTERS[exporter].has_mock:
-            jobs.append(_job(settings, exporter, "mock", [endpoint(endpoints, f"mock-{exporter}")]))
+            jobs.append(_job(settings, endpoints, exporter, "mock", []))
         if settings.exporters.runs_real(exporter):
-            deployed = [endpoint(endpoints, exporter)] if exporter in deployed_exporters(settings) else []
-            targets = deployed + list(getattr(settings.exporters, exporter).targets)
-            job = _job(settings, exporter, "real", targets)
-            if job["static_configs"] or job.get("file_sd_configs"):
+            job = _job(settings, endpoints, exporter, "real", list(getattr(settings.exporters, exporter).targets))
+            if has_targets(job):
                 jobs.append(job)
     if settings.exporters.blackbox.mode == "real":
         jobs += blackbox_probe_jobs(settings, endpoints)

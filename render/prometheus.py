@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from render.exporters import LABEL_LIMITS, exporter_scrape_jobs
-from services.topology import Endpoints
+from render.exporters import LABEL_LIMITS, exporter_scrape_jobs, fixed_labels
+from render.kubernetes_sd import stack_pods
+from render.prometheus_ha import alert_relabeling, alertmanager_addresses, replica_external_labels, replica_flags
+from render.remote_write import remote_write_config
+from services.topology import CONTAINER_PORTS, Endpoints
 from settings.model import StackSettings
 
 RULES_DIR = "/etc/prometheus/rules"
@@ -24,6 +27,15 @@ SELF_SCRAPED = {
 SELF_SAMPLE_LIMIT = 50_000
 
 
+def self_discovery(settings: StackSettings, endpoints: Endpoints, service: str) -> dict[str, Any]:
+    """Every replica of a stack service: its address on Docker, its pods on Kubernetes (labelled by relabeling)."""
+    labels = {"service": service, "env": settings.environment}
+    if settings.platform == "docker":
+        return {"static_configs": [{"targets": [endpoints[service].address], "labels": labels}]}
+    found = stack_pods(settings, service, CONTAINER_PORTS[service])
+    return {**found, "relabel_configs": found["relabel_configs"] + fixed_labels(labels)}
+
+
 def self_scrape_jobs(settings: StackSettings, endpoints: Endpoints) -> list[dict[str, Any]]:
     jobs = []
     for service, path in SELF_SCRAPED.items():
@@ -33,9 +45,7 @@ def self_scrape_jobs(settings: StackSettings, endpoints: Endpoints) -> list[dict
             {
                 "job_name": service,
                 "metrics_path": path,
-                "static_configs": [
-                    {"targets": [endpoints[service].address], "labels": {"service": service, "env": settings.environment}}
-                ],
+                **self_discovery(settings, endpoints, service),
                 "sample_limit": SELF_SAMPLE_LIMIT,
                 **LABEL_LIMITS,
             }
@@ -52,13 +62,17 @@ def render_prometheus_config(
             "scrape_interval": prometheus.scrape_interval,
             "scrape_timeout": prometheus.scrape_timeout,
             "evaluation_interval": prometheus.evaluation_interval,
-            "external_labels": {**prometheus.external_labels, "env": settings.environment},
+            "external_labels": {
+                **prometheus.external_labels, "env": settings.environment, **replica_external_labels(settings)
+            },
         },
         "alerting": {
             "alertmanagers": [
-                {"api_version": "v2", "static_configs": [{"targets": [endpoints["alertmanager"].address]}]}
-            ]
+                {"api_version": "v2", "static_configs": [{"targets": alertmanager_addresses(settings, endpoints)}]}
+            ],
+            **alert_relabeling(settings),
         },
+        **remote_write_config(settings),
         "rule_files": [f"{rules_dir}/*.yml"],
         "scrape_configs": self_scrape_jobs(settings, endpoints) + exporter_scrape_jobs(settings, endpoints),
     }
@@ -76,4 +90,5 @@ def prometheus_command(settings: StackSettings, config_path: str, data_dir: str,
     ]
     if prometheus.retention_size:
         args.append(f"--storage.tsdb.retention.size={prometheus.retention_size}")
+    args += replica_flags(settings)
     return args

@@ -2,8 +2,8 @@
 
 `render_rule_files(settings)` is what the stack deploys under `/etc/prometheus/rules/`. The stack's
 `alerting.rule_overrides` change any alert's threshold, `for`, severity or labels by name, and
-`alerting.disabled_rules` drop alerts; `render_rule_tests` gives each module's `promtool test
-rules` file, built from the cases that sit next to each alert.
+`alerting.disabled_rules` drop alerts. The cases next to each alert become `promtool test rules`
+files in the tests (tests/rules/cases.py), whose expected severities come from a reviewed table.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from rules import capacity, containers, gpu, integrity, llm, node, slo, stack, targets
-from rules.common import STACK_SERVICES, RuleContext, scaled, stack_services
+from rules.common import RuleContext, scaled, stack_services
 from rules.model import AlertRule, RuleGroup, RuleModule
 from settings.alerting import AlertingSettings, RuleOverride
 from settings.errors import SettingsError, config_key
@@ -113,9 +113,11 @@ def render_group(group: RuleGroup, module: RuleModule, settings: "StackSettings"
 
 
 def render_modules(
-    settings: "StackSettings", services: tuple[str, ...] = STACK_SERVICES, window_scale: float = 1.0
+    settings: "StackSettings", services: tuple[str, ...] | None = None, window_scale: float = 1.0
 ) -> dict[str, dict[str, Any]]:
+    """Rule files for `services` (default: the stack services these settings deploy)."""
     files: dict[str, dict[str, Any]] = {}
+    services = services if services is not None else stack_services(settings)
     for module in rule_modules(RuleContext.from_settings(settings, services), window_scale):
         groups = [doc for doc in (render_group(g, module, settings) for g in module.groups) if doc]
         if groups:
@@ -125,56 +127,4 @@ def render_modules(
 
 def render_rule_files(settings: "StackSettings") -> dict[str, dict[str, Any]]:
     """File name -> rule file document, for `/etc/prometheus/rules/`."""
-    return render_modules(settings, stack_services(settings))
-
-
-def render_rule_tests(settings: "StackSettings", services: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
-    """`<domain>.test.yml` -> a `promtool test rules` document over `<domain>.yml`, from the cases
-    next to each alert. The cases hold for the default thresholds: overridden alerts are left out."""
-    alerting = settings.alerting
-    files: dict[str, dict[str, Any]] = {}
-    services = services if services is not None else stack_services(settings)
-    for module in rule_modules(RuleContext.from_settings(settings, services)):
-        tests = []
-        for alert in module.alerts:
-            if alert.name in alerting.rule_overrides or alert.name in alerting.disabled_rules:
-                continue
-            labels = effective_labels(alert, module, None)
-            for case in alert.cases:
-                tests.append(
-                    {
-                        "name": f"{alert.name}: {case.name}",
-                        "interval": case.interval,
-                        "input_series": [{"series": s.series, "values": s.values} for s in case.series],
-                        "alert_rule_test": [
-                            {
-                                "eval_time": case.eval_time,
-                                "alertname": alert.name,
-                                "exp_alerts": [
-                                    {
-                                        "exp_labels": {**expected.labels, **labels},
-                                        "exp_annotations": {
-                                            "summary": expected.summary,
-                                            "description": expected.description,
-                                            "runbook_url": runbook_url(alerting, module.domain, alert.name),
-                                            "dashboard_url": dashboard_url(settings, alert.dashboard),
-                                        },
-                                    }
-                                    for expected in case.alerts
-                                ],
-                            }
-                        ],
-                    }
-                )
-        if tests:
-            # promtool evaluates a file's groups in random (Go map) order unless told: recording
-            # groups first, so an alert reads this minute's recorded value on every run.
-            rendered = [doc for doc in (render_group(g, module, settings) for g in module.groups) if doc]
-            recording_first = sorted(rendered, key=lambda doc: not all("record" in rule for rule in doc["rules"]))
-            files[f"{module.domain}.test.yml"] = {
-                "rule_files": [f"{module.domain}.yml"],
-                "evaluation_interval": "1m",
-                "group_eval_order": [doc["name"] for doc in recording_first],
-                "tests": tests,
-            }
-    return files
+    return render_modules(settings)

@@ -3,8 +3,11 @@ outside their physical range, and mock-vs-real drift while an exporter runs in s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from exporters.contracts import CONTRACTS, sample_names
+from render.exporters import DROPPED
 from rules.common import RuleContext, sel
 from rules.model import AlertCase, AlertRule, ExpectedAlert, RecordingRule, RuleGroup, RuleModule, Series
 from rules.text import INSTANCE, THRESHOLD, VALUE, VALUE_PCT, label
@@ -80,10 +83,52 @@ RANGE_CHECKS = (
 )
 
 
+def dropped_by_scrape(exporter: str, name: str) -> bool:
+    """Whether the scrape job's metric relabeling drops this sample name on purpose."""
+    return any(
+        rule.get("action") == "drop"
+        and rule.get("source_labels") == ["__name__"]
+        and re.fullmatch(rule["regex"], name)
+        for rule in DROPPED.get(exporter, [])
+    )
+
+
+def contract_names(exporter: str) -> list[str]:
+    """The contract's sample names that reach Prometheus (the scrape config drops some on purpose)."""
+    return sorted(
+        name
+        for family in CONTRACTS[exporter].families
+        for name in sample_names(family)
+        if not dropped_by_scrape(exporter, name)
+    )
+
+
+def contract_missing(ctx: RuleContext, c: IntegrityConfig) -> tuple[RecordingRule, ...]:
+    """Per deployed exporter, env and source: how many of its contract's sample names no target
+    serves. Counting names means grouping every series of the exporter, which at fleet scale is
+    the dearest query there is: recorded once per evaluation, not at every dashboard load. Only
+    names of the contract are counted, so the extra families a real exporter serves (go_*,
+    process_*) cannot hide a missing one."""
+    rules = []
+    for exporter in CONTRACTS:
+        if not ctx.enabled(exporter):
+            continue
+        names = contract_names(exporter)
+        series = sel(c.selector, f'exporter="{exporter}"', f'__name__=~"{"|".join(names)}"')
+        rules.append(
+            RecordingRule(
+                "exporter_source:contract_sample_names_missing:count",
+                f"{len(names)} - count by ({BY_SOURCE}) (group by (__name__, {BY_SOURCE}) ({series}))",
+            )
+        )
+    return tuple(rules)
+
+
 def recordings(ctx: RuleContext, c: IntegrityConfig) -> tuple[RecordingRule, ...]:
     s = sel(c.selector)
     env = {"env": ctx.environment} if ctx.environment else {}
     return (
+        *contract_missing(ctx, c),
         RecordingRule("exporter_source:up:sum", f"sum by ({BY_SOURCE}) (up{s})"),
         RecordingRule("exporter_source:scrape_samples_scraped:sum", f"sum by ({BY_SOURCE}) (scrape_samples_scraped{s})"),
         RecordingRule(

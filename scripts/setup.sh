@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
 # Set up everything the preview and the tests need on a fresh Debian machine:
-# the OS tools (promtool, amtool, the real exporters, PostgreSQL, Redis) and the pinned virtualenv.
+# the OS tools (Prometheus and promtool, Alertmanager and amtool, the real exporters, PostgreSQL, Redis,
+# openssl, nginx) and the pinned virtualenv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages whose binaries the tests run for real. Installed only when one is missing.
+# Debian packages whose binaries the tests run for real. Installed only when one is missing. A
+# path is checked as such: the tests run those binaries by that path, not from $PATH.
 declare -A TOOLS=(
-  [promtool]=prometheus
-  [amtool]=prometheus-alertmanager
-  [prometheus-node-exporter]=prometheus-node-exporter
-  [prometheus-pushgateway]=prometheus-pushgateway
-  [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
-  [prometheus-postgres-exporter]=prometheus-postgres-exporter
-  [prometheus-redis-exporter]=prometheus-redis-exporter
-  [redis-server]=redis-server
+  [/usr/bin/promtool]=prometheus
+  [/usr/bin/prometheus]=prometheus
+  [/usr/bin/amtool]=prometheus-alertmanager
+  [/usr/bin/prometheus-alertmanager]=prometheus-alertmanager
+  [/usr/bin/prometheus-node-exporter]=prometheus-node-exporter
+  [/usr/bin/prometheus-pushgateway]=prometheus-pushgateway
+  [/usr/bin/prometheus-blackbox-exporter]=prometheus-blackbox-exporter
+  [/usr/bin/prometheus-postgres-exporter]=prometheus-postgres-exporter
+  [/usr/bin/prometheus-redis-exporter]=prometheus-redis-exporter
+  [/usr/bin/redis-server]=redis-server
+  # Certificates for the TLS tests.
+  [openssl]=openssl
+  # The read-only proxy in front of Prometheus, run with its rendered config (test_prometheus_proxy.py).
+  [/usr/sbin/nginx]=nginx
+  # A long-term store that accepts Prometheus remote write (the remote_write proof).
+  [victoria-metrics]=victoria-metrics
 )
 missing=()
 for tool in "${!TOOLS[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("${TOOLS[$tool]}")
+  if [[ $tool == /* ]]; then
+    [ -x "$tool" ] || missing+=("${TOOLS[$tool]}")
+  else
+    command -v "$tool" >/dev/null 2>&1 || missing+=("${TOOLS[$tool]}")
+  fi
 done
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 # Debian splits venv's pip bootstrap into python3-venv.
@@ -43,4 +57,11 @@ if [ ! -x .venv/bin/python ] || [ requirements.txt -nt .venv/.installed ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
   touch .venv/.installed
+fi
+
+# The security scanner's own virtualenv (checkov pins dependencies the program does not share).
+if [ ! -x .venv-scan/bin/checkov ] || [ requirements-scan.txt -nt .venv-scan/.installed ]; then
+  python3 -m venv .venv-scan
+  .venv-scan/bin/pip install -q --disable-pip-version-check -r requirements-scan.txt
+  touch .venv-scan/.installed
 fi

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from alerting.alertmanager import alertmanager_files, alertmanager_secret_files
+from alerting.alertmanager import alertmanager_environment, alertmanager_files, alertmanager_secret_files
 from logs.loki import DATA_DIR as LOKI_DATA_DIR
 from logs.loki import loki_command, loki_rule_files, loki_secret_env, render_loki_config
-from logs.collector import collector_service, without_idle_collector
+from services.collector import collector_service, without_idle_collector
 from render.grafana import SECRETS_DIR, render_grafana_ini
 from render.exporters import FILE_SD_DIR
 from render.prometheus import prometheus_command, render_prometheus_config
+from render.remote_write import remote_write_secret_files
+from render.prometheus_proxy import LISTEN_PORT as PROXY_PORT
+from render.prometheus_proxy import render_prometheus_proxy_config
 from render.serialize import to_ini, to_yaml
 from rules import render_rule_files
 from services.spec import (
@@ -23,7 +26,7 @@ from services.spec import (
     VolumeSpec,
 )
 from services.topology import CONTAINER_PORTS, Endpoints, internal_endpoints
-from settings.images import image_has_wget
+from settings.images import default_image, image_has_wget
 from settings.model import StackSettings
 from settings.types import Resources as ResourceSettings
 
@@ -51,7 +54,11 @@ def prometheus_service(settings: StackSettings, endpoints: Endpoints) -> Service
         command=tuple(prometheus_command(settings, f"{config_dir}/prometheus.yml", "/prometheus", port)),
         config_dir=config_dir,
         files=(ConfigFile("prometheus.yml", to_yaml(render_prometheus_config(settings, endpoints))), *rule_files),
-        ports=_published(settings, "prometheus"),
+        # The long-term store's password or token (prometheus.remote_write), when it needs one.
+        secret_files=tuple(SecretFile(key, file_name) for key, file_name in remote_write_secret_files(settings)),
+        # Never published itself: its remote-write receiver must be reachable from the stack network
+        # only; the host port is the read-only proxy's (prometheus_proxy_service).
+        ports=(PortSpec("http", port),),
         volumes=(VolumeSpec("data", "/prometheus"),),
         # The user's file_sd directory, read-only: add targets without a deployment.
         host_mounts=(HostMount(settings.prometheus.targets_dir, FILE_SD_DIR),) if settings.prometheus.targets_dir else (),
@@ -60,6 +67,26 @@ def prometheus_service(settings: StackSettings, endpoints: Endpoints) -> Service
         security=Security(user=NOBODY),
         image_has_wget=image_has_wget("prometheus", settings.prometheus.image),
         depends_on=("alertmanager",),
+    )
+
+
+def prometheus_proxy_service(settings: StackSettings, endpoints: Endpoints) -> ServiceSpec:
+    """Prometheus' published side: queries and the UI pass, writes and the admin APIs are refused."""
+    config_dir = "/etc/nginx"
+    return ServiceSpec(
+        name="prometheus-proxy",
+        image=default_image("prometheus_proxy"),
+        command=("nginx", "-c", f"{config_dir}/nginx.conf"),
+        config_dir=config_dir,
+        files=(ConfigFile("nginx.conf", render_prometheus_proxy_config(endpoints["prometheus"])),),
+        ports=(PortSpec("http", PROXY_PORT, settings.host_port("prometheus")),),
+        # Through to Prometheus: healthy means a query would get an answer.
+        health=HttpHealthCheck(PROXY_PORT, "/-/ready"),
+        resources=Resources(cpus=0.1, memory_mb=64),
+        # The nginx-unprivileged image's own user.
+        security=Security(user="101:101"),
+        image_has_wget=True,
+        depends_on=("prometheus",),
     )
 
 
@@ -80,6 +107,7 @@ def alertmanager_service(settings: StackSettings) -> ServiceSpec:
         config_dir=config_dir,
         files=tuple(ConfigFile(relpath, content) for relpath, content in sorted(alertmanager_files(settings).items())),
         secret_files=tuple(SecretFile(key, file_name) for key, file_name in alertmanager_secret_files(settings)),
+        env=alertmanager_environment(settings),
         ports=_published(settings, "alertmanager"),
         volumes=(VolumeSpec("data", "/alertmanager"),),
         health=HttpHealthCheck(port, "/-/ready"),
@@ -140,6 +168,8 @@ def core_services(settings: StackSettings, endpoints: Endpoints | None = None) -
     return {
         "alertmanager": alertmanager_service(settings),
         "prometheus": prometheus_service(settings, endpoints),
+        # Only a published Prometheus needs its read-only front.
+        **({"prometheus-proxy": prometheus_proxy_service(settings, endpoints)} if settings.host_port("prometheus") else {}),
         "loki": loki_service(settings, endpoints),
         settings.logs.collector: collector_service(settings, endpoints),
         "grafana": grafana_service(settings),

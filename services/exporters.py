@@ -78,8 +78,13 @@ def cadvisor(settings: StackSettings) -> ServiceSpec:
         security=Security(
             user="0:0",
             privileged=True,
+            # Privileged holds every capability, so none is dropped: dropping would be void.
+            drop_capabilities=(),
             devices=("/dev/kmsg",),
-            exception="privileged with the host's cgroups, /sys and Docker state read-only, as cAdvisor documents",
+            exception=(
+                "privileged, as cAdvisor documents: every capability and device (no capability is dropped, "
+                "a drop would be void); the host's root, cgroups, /sys and Docker state are mounted read-only"
+            ),
         ),
         image_has_wget=_has_wget(settings, "cadvisor"),
     )

@@ -11,6 +11,7 @@ class PortSpec:
     container_port: int
     # Host port to publish on (Docker) / expose (Kubernetes); None keeps it internal.
     published: int | None = None
+    protocol: str = "TCP"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class VolumeSpec:
     name: str  # logical name, e.g. "data"
     mount_path: str
     stateful: bool = True  # holds data that must survive re-creation (protected in prod)
+    # Left on the host when the service leaves the stack, for its successor to read (not protected,
+    # so that removing the service, e.g. switching log collectors, is never refused).
+    outlives_service: bool = False
+    # Another service's volume (`<service>`'s volume of this name), mounted read-only and never
+    # created or deleted by this service.
+    borrowed_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,30 @@ class Security:
     # Why this service needs more than the defaults (shown in docs and checked by policy).
     exception: str | None = None
 
+    def __post_init__(self) -> None:
+        # Privileged grants every capability: a drop list beside it would be void and misleading.
+        if self.privileged and (self.drop_capabilities or self.add_capabilities):
+            raise ValueError("a privileged service has every capability: declare no capability drops or adds")
+        if self.privileged and not (self.exception and "privileged" in self.exception):
+            raise ValueError("a privileged service must say in its exception that it runs privileged")
+
+
+@dataclass(frozen=True)
+class PeerMesh:
+    """Replicas that find each other by stable name and gossip on these ports (Alertmanager's cluster)."""
+
+    ports: tuple[PortSpec, ...]
+
+
+@dataclass(frozen=True)
+class ApiRead:
+    """Read-only access to cluster objects the service discovers (get, list, watch); ignored on Docker."""
+
+    resources: tuple[str, ...]
+    api_group: str = ""
+    # Subresources read with a plain GET (e.g. the kubelet's metrics through the API server proxy).
+    get_only: bool = False
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -104,6 +135,26 @@ class ServiceSpec:
     built_image: bool = False
     # Services that must be healthy before this one starts.
     depends_on: tuple[str, ...] = ()
+    # How many copies run where a platform can run several (one host runs one).
+    replicas: int = 1
+    # Each replica keeps its own name and its own stateful volumes across restarts.
+    stable_identity: bool = False
+    # One instance on every node (agents that measure or read the node itself).
+    per_node: bool = False
+    # Which nodes it may run on: any node of the stack's placement, or only GPU nodes.
+    node_pool: str = "any"
+    # Replicas that form one cluster among themselves.
+    peers: PeerMesh | None = None
+    # How many replicas may be down at once for voluntary disruptions (drains, upgrades).
+    max_unavailable: int | None = None
+    # Clients stay on one replica (replicas whose answers may differ slightly, e.g. Prometheus).
+    sticky_clients: bool = False
+    # Directories the tool writes scratch data to: writable and empty at start under a read-only root.
+    scratch_dirs: tuple[str, ...] = ("/tmp",)
+    # Cluster objects the service reads to discover what it watches.
+    api_reads: tuple[ApiRead, ...] = ()
+    # Variables set to the running instance's own identity: "name", "ip" or "node" (the node it runs on).
+    identity_env: dict[str, str] = field(default_factory=dict)
 
     def file(self, relpath: str) -> ConfigFile:
         return next(f for f in self.files if f.relpath == relpath)

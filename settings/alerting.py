@@ -18,38 +18,28 @@ from settings.types import Duration, LabelName, Name, Strict, duration_seconds
 
 Severity = Literal["critical", "warning", "info"]
 
-_WAIT = re.compile(r"^(0s|(?:\d+h)?(?:\d+m)?(?:\d+s)?)$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_HOST_PORT = re.compile(r"^[A-Za-z0-9._-]+:\d{1,5}$")
-_CHANNEL = re.compile(r"^[#@]?[a-z0-9][a-z0-9._-]{0,79}$")
-_RULE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 # The window placeholder an SLI query uses for every window the generator needs.
 WINDOW_PLACEHOLDER = "$window"
+_RULE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 
 
-def _wait(value: str) -> str:
-    # group_wait may be zero (the security route sends at once); Duration forbids zero.
-    if not isinstance(value, str) or not value or not _WAIT.match(value):
-        raise ValueError("is not a duration like 0s, 30s, 5m or 1h")
-    return value
+def _matching(pattern: str, problem: str) -> AfterValidator:
+    """A string validator: the value must match `pattern`, else the settings line says `problem`."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
 
 
-def _email(value: str) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value):
-        raise ValueError("is not an e-mail address like oncall@example.org")
-    return value
-
-
-def _host_port(value: str) -> str:
-    if not isinstance(value, str) or not _HOST_PORT.match(value):
-        raise ValueError("is not a host:port like smtp.example.org:587")
-    return value
-
-
-def _channel(value: str) -> str:
-    if not isinstance(value, str) or not _CHANNEL.match(value):
-        raise ValueError("is not a Slack channel like #alerts")
-    return value
+def _some_numbers(numbers: tuple[str, ...]) -> tuple[str, ...]:
+    # Checked after the numbers themselves, so a bad number is not also reported as "too short".
+    if not 1 <= len(numbers) <= 20:
+        raise ValueError("needs 1 to 20 phone numbers")
+    return numbers
 
 
 def _promql_problem(query: str) -> str | None:
@@ -62,10 +52,19 @@ def _promql_problem(query: str) -> str | None:
     return None
 
 
-Wait = Annotated[str, AfterValidator(_wait)]
-Email = Annotated[str, AfterValidator(_email)]
-HostPort = Annotated[str, AfterValidator(_host_port)]
-Channel = Annotated[str, AfterValidator(_channel)]
+# group_wait may be zero (the security route sends at once); Duration forbids zero.
+Wait = Annotated[str, _matching(r"0s|(?=\d)(\d+h)?(\d+m)?(\d+s)?", "is not a duration like 0s, 30s, 5m or 1h")]
+Email = Annotated[str, _matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "is not an e-mail address like oncall@example.org")]
+HostPort = Annotated[str, _matching(r"[A-Za-z0-9._-]+:\d{1,5}", "is not a host:port like smtp.example.org:587")]
+Channel = Annotated[str, _matching(r"[#@]?[a-z0-9][a-z0-9._-]{0,79}", "is not a Slack channel like #alerts")]
+# E.164, the only form SNS takes a phone number in: +, country code, subscriber number.
+PhoneNumber = Annotated[str, _matching(r"\+[1-9]\d{6,14}", "is not a phone number in E.164 form like +14155550123")]
+AwsRegion = Annotated[str, _matching(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", "is not an AWS region like eu-west-1")]
+# IAM's AccessKeyId: 16 to 128 upper-case letters and digits (AKIA... for an IAM user's key).
+AwsAccessKeyId = Annotated[
+    str, _matching(r"[A-Z0-9]{16,128}", "is not an AWS access key id like AKIAIOSFODNN7EXAMPLE")
+]
+SnsUrl = Annotated[str, _matching(r"https?://[^\s/]+(/\S*)?", "is not a URL like https://sns.eu-west-1.amazonaws.com")]
 
 
 class SlackSettings(Strict):
@@ -96,11 +95,23 @@ class WebhookSettings(Strict):
     max_alerts: int = Field(default=0, ge=0, le=1000)
 
 
+class SmsSettings(Strict):
+    """Text messages through Amazon SNS (Alertmanager's `sns_configs`, since 0.23), one per number.
+    The IAM user's secret key is the secret `sms_aws_secret_access_key`; it needs `sns:Publish`."""
+
+    phone_numbers: Annotated[tuple[PhoneNumber, ...], AfterValidator(_some_numbers)]
+    region: AwsRegion
+    access_key_id: AwsAccessKeyId
+    # Another SNS endpoint (a VPC interface endpoint, a proxy); unset uses the region's own.
+    api_url: SnsUrl | None = None
+
+
 class ReceiversSettings(Strict):
     slack: SlackSettings | None = None
     pagerduty: PagerDutySettings | None = None
     email: EmailSettings | None = None
     webhook: WebhookSettings | None = None
+    sms: SmsSettings | None = None
 
 
 class RouteTiming(Strict):

@@ -26,8 +26,12 @@ IMAGES: dict[str, CatalogImage] = {
     # Loki and Promtail images are distroless / debian-slim without an HTTP client.
     "loki": CatalogImage("grafana/loki:3.5.3", has_wget=False),
     "promtail": CatalogImage("grafana/promtail:3.5.3", has_wget=False),
-    # Promtail's successor; the image's HTTP client was not verified, so the probe kit is used.
-    "alloy": CatalogImage("grafana/alloy:v1.10.2", has_wget=False),
+    # Promtail's successor. v1.11 is the first to take over Promtail's positions for labelled file
+    # targets and the journal (see logs.alloy). Its Ubuntu image ships no HTTP client: the probe kit is used.
+    "alloy": CatalogImage("grafana/alloy:v1.11.3", has_wget=False),
+    # The read-only proxy publishing Prometheus (render/prometheus_proxy.py): nginx as uid 101 on
+    # port 8080, alpine with busybox wget.
+    "prometheus_proxy": CatalogImage("nginxinc/nginx-unprivileged:1.28.0-alpine", has_wget=True),
     # Static busybox copied into the probe-kit volume for images without an HTTP client.
     "probe_kit": CatalogImage("busybox:1.37.0-musl", has_wget=True),
 }

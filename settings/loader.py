@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -50,7 +51,7 @@ def parse_settings(raw: dict[str, Any], stack: str) -> StackSettings:
 @dataclass(frozen=True)
 class LoadedStack:
     settings: StackSettings
-    secrets: dict[str, Any]  # key -> pulumi.Output[str] (secret)
+    secrets: dict[str, Any]  # key -> pulumi.Output[str] (secret), as its file holds it
 
 
 def load_settings() -> LoadedStack:
@@ -79,7 +80,8 @@ def load_settings() -> LoadedStack:
                 f"{full_key}: {spec.purpose} is stored in plain text; run: {set_secret_command(spec.key, stack)}"
             )
         else:
-            secrets[spec.key] = config.require_secret(spec.key)
+            # In the form its file holds (e.g. a credentials file around the bare key).
+            secrets[spec.key] = config.require_secret(spec.key).apply(partial(spec.content, settings))
     if problems:
         raise pulumi.RunError("missing secrets:\n" + "\n".join(problems))
     return LoadedStack(settings, secrets)

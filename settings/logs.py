@@ -1,10 +1,11 @@
 """Log pipeline settings (`monitoring:logs`): which collector ships logs, from where, and how.
 
 The collector is chosen by one setting, `logs.collector`:
+- `alloy` (the default) — Grafana Alloy, Promtail's successor.
 - `promtail` — Grafana Promtail. Promtail reached end of life on 2026-03-02: it gets no fixes, not
   even security fixes. It stays selectable only so a stack can move off it in its own time.
-- `alloy` — Grafana Alloy, Promtail's successor. Both collectors render the same pipeline
-  (`logs.pipeline`), so moving from Promtail to Alloy is a one-setting rollout (and so is rolling back).
+Both collectors render the same pipeline (`logs.pipeline`), and Alloy takes over Promtail's read
+positions on its first start, so moving from Promtail to Alloy is a one-setting rollout.
 """
 
 from __future__ import annotations
@@ -125,11 +126,15 @@ class LogAlertThresholds(Strict):
 
 
 class LogsSettings(Strict):
-    collector: Literal["promtail", "alloy"] = "promtail"
+    collector: Literal["alloy", "promtail"] = "alloy"
     # Container logs of the Docker host (docker platform) / pod logs (kubernetes platform).
     containers: bool = True
-    # The host's systemd journal (mounted read-only from /var/log/journal).
+    # The host's systemd journal, mounted read-only from `journal_path`.
     journal: bool = True
+    # Where the host's journald writes: /var/log/journal with a persistent journal (Debian's default
+    # since 10), /run/log/journal with a volatile one. Docker refuses to start a container whose bind
+    # mount source is missing, so a host without this directory needs the other path or `journal: false`.
+    journal_path: Literal["/var/log/journal", "/run/log/journal"] = "/var/log/journal"
     journal_max_age: Duration = "12h"
     # Host files to tail; their directories are mounted read-only into the collector.
     files: tuple[LogFileSource, ...] = ()

@@ -12,11 +12,24 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from settings.alerting import AlertingSettings
+from settings.discovery import RemoteWriteSettings
 from settings.errors import FieldProblem
-from settings.exporters import ExportersSettings
+from settings.exporters import ROLLOUT_ORDER, ExportersSettings
 from settings.images import default_image
+from settings.kubernetes import KubernetesSettings
 from settings.logs import AlloySettings, LogsSettings
-from settings.types import ByteSize, Duration, ImageRef, LabelName, Name, Port, Resources, Strict, duration_seconds
+from settings.types import (
+    ByteSize,
+    Duration,
+    ImageRef,
+    LabelName,
+    Name,
+    Port,
+    Resources,
+    Strict,
+    byte_size_bytes,
+    duration_seconds,
+)
 
 PUBLISHABLE = ("grafana", "prometheus", "loki", "alertmanager")
 
@@ -71,6 +84,8 @@ class PrometheusSettings(Strict):
     # Host directory of file_sd target files (<dir>/<exporter>/*.yml), mounted read-only.
     targets_dir: str | None = Field(default=None, pattern=r"^/\S*$")
     federation: FederationSettings | None = None
+    # Optional long-term store every replica writes to (Mimir, Thanos Receive, VictoriaMetrics).
+    remote_write: RemoteWriteSettings | None = None
     resources: Resources = Resources(cpus=1.0, memory_mb=2048)
 
     @model_validator(mode="after")
@@ -152,7 +167,8 @@ class PromtailSettings(Strict):
 
 
 class StackSettings(Strict):
-    platform: Literal["docker"] = "docker"
+    # Where the stack runs: one Docker host, or a Kubernetes cluster (settings under `kubernetes`).
+    platform: Literal["docker", "kubernetes"] = "docker"
     # Value of the `env` label on every series and alert; defaults to the stack name.
     environment: Name
     # Prefix of container, volume and network names, so several stacks can share one Docker host.
@@ -161,6 +177,7 @@ class StackSettings(Strict):
     protect_state: bool = False
     exposure: ExposureSettings = ExposureSettings()
     docker: DockerSettings = DockerSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     grafana: GrafanaSettings = GrafanaSettings()
@@ -185,6 +202,8 @@ class StackSettings(Strict):
     def grafana_url(self) -> str:
         if self.grafana.url:
             return self.grafana.url.rstrip("/")
+        if self.platform == "kubernetes" and self.kubernetes.ingress:
+            return f"https://{self.kubernetes.ingress.host}"
         return f"http://{self.exposure.bind_address if str(self.exposure.bind_address) != '0.0.0.0' else '127.0.0.1'}:{self.grafana.port}"
 
     @model_validator(mode="after")
@@ -196,16 +215,49 @@ class StackSettings(Strict):
                 raise FieldProblem(f"{service}.port", port, f"is already the host port of {seen[port]}; host ports must differ")
             seen[port] = service
         vllm = self.exporters.vllm
-        if vllm.mode in ("shadow", "real") and not vllm.targets and not self.prometheus.targets_dir:
+        discovers_vllm = self.platform == "kubernetes" and self.kubernetes.discovery.vllm.namespaces
+        if vllm.mode in ("shadow", "real") and not vllm.targets and not self.prometheus.targets_dir and not discovers_vllm:
             raise FieldProblem(
                 "exporters.vllm.targets",
                 [],
-                f"lists no vLLM server while vllm.mode is {vllm.mode!r}: add host:port targets or set prometheus.targets_dir",
+                f"lists no vLLM server while vllm.mode is {vllm.mode!r}: add host:port targets or set prometheus.targets_dir"
+                + (" or kubernetes.discovery.vllm.namespaces" if self.platform == "kubernetes" else ""),
             )
-        if "grafana" not in self.exposure.publish and not self.grafana.url:
+        if self.platform == "kubernetes":
+            self._consistent_on_kubernetes()
+        elif "grafana" not in self.exposure.publish and not self.grafana.url:
             raise FieldProblem(
                 "exposure.publish",
                 list(self.exposure.publish),
                 "leaves Grafana unpublished and grafana.url is unset: Pulumi could not reach Grafana to provision it",
             )
         return self
+
+    def _consistent_on_kubernetes(self) -> None:
+        if not self.grafana.url and not self.kubernetes.ingress:
+            raise FieldProblem(
+                "grafana.url",
+                None,
+                "is unset and kubernetes.ingress is unset: Pulumi could not reach Grafana in the cluster to provision it",
+            )
+        if self.prometheus.targets_dir:
+            raise FieldProblem(
+                "prometheus.targets_dir",
+                self.prometheus.targets_dir,
+                "is a host directory, which a cluster does not have: list targets in exporters.<name>.targets",
+            )
+        mocked = [name for name in ROLLOUT_ORDER if self.exporters.runs_mock(name)]
+        if mocked and not self.exporters.mock_image.registry:
+            raise FieldProblem(
+                "exporters.mock_image.registry",
+                None,
+                f"is unset while mocks run ({', '.join(mocked)}): the cluster pulls the mock image from a registry",
+            )
+        retention_size = self.prometheus.retention_size
+        volume = self.kubernetes.storage.prometheus
+        if retention_size and byte_size_bytes(retention_size) >= byte_size_bytes(volume):
+            raise FieldProblem(
+                "kubernetes.storage.prometheus",
+                volume,
+                f"does not exceed prometheus.retention_size {retention_size} (the TSDB needs headroom for its WAL)",
+            )

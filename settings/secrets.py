@@ -15,6 +15,21 @@ class SecretSpec:
     needed: Callable[[StackSettings], bool]
     # How the value reaches its container: a file under /run/secrets (never a rendered document).
     file_name: str
+    # What that file holds when a tool wants more than the bare value; None writes the value as set.
+    file_content: Callable[[StackSettings, str], str] | None = None
+
+    def content(self, settings: StackSettings, value: str) -> str:
+        return self.file_content(settings, value) if self.file_content else value
+
+
+def aws_credentials_file(settings: StackSettings, secret_access_key: str) -> str:
+    """An AWS shared-credentials file: Alertmanager's SNS notifier has no `*_file` option for its
+    keys (sigv4 takes them inline only, up to 0.28 at least), but its AWS SDK reads this file from
+    AWS_SHARED_CREDENTIALS_FILE."""
+    sms = settings.alerting.receivers.sms
+    if sms is None:
+        raise ValueError("an SNS credentials file needs alerting.receivers.sms")
+    return f"[default]\naws_access_key_id = {sms.access_key_id}\naws_secret_access_key = {secret_access_key.strip()}\n"
 
 
 # Alertmanager receivers' credentials, each needed only when its receiver is configured; the file
@@ -44,6 +59,13 @@ ALERTING_SECRETS: tuple[SecretSpec, ...] = (
         lambda s: s.alerting.receivers.webhook is not None,
         "webhook_url",
     ),
+    SecretSpec(
+        "sms_aws_secret_access_key",
+        "the AWS secret access key of alerting.receivers.sms.access_key_id (SMS through Amazon SNS)",
+        lambda s: s.alerting.receivers.sms is not None,
+        "sms_aws_credentials",
+        aws_credentials_file,
+    ),
 )
 ALERTING_SECRET_KEYS = frozenset(spec.key for spec in ALERTING_SECRETS)
 
@@ -55,6 +77,27 @@ SECRETS: tuple[SecretSpec, ...] = (
         "the secret access key of Loki's S3 bucket (logs.s3)",
         lambda s: s.logs.s3 is not None,
         "loki_s3_secret_access_key",
+    ),
+    # Prometheus reads it as basic_auth.password_file or authorization.credentials_file (render.remote_write).
+    SecretSpec(
+        "prometheus_remote_write_credentials",
+        "the password (auth basic) or bearer token (auth bearer) of prometheus.remote_write",
+        lambda s: s.prometheus.remote_write is not None and s.prometheus.remote_write.auth != "none",
+        "prometheus_remote_write_credentials",
+    ),
+    # The real exporters' database credentials, needed only when the stack deploys that exporter.
+    SecretSpec(
+        "postgres_exporter_password",
+        "the password of exporters.postgres.user (postgres exporter in real mode)",
+        lambda s: s.exporters.postgres.mode == "real",
+        "postgres_exporter_password",
+    ),
+    # redis_exporter reads it from REDIS_PASSWORD (it has no file option).
+    SecretSpec(
+        "redis_exporter_password",
+        "the Redis password (exporters.redis.password: true, redis exporter in real mode)",
+        lambda s: s.exporters.redis.mode == "real" and s.exporters.redis.password,
+        "redis_exporter_password",
     ),
     *ALERTING_SECRETS,
 )

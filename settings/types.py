@@ -35,6 +35,15 @@ def _duration(value: str) -> str:
     return value
 
 
+_BYTE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15, "EB": 10**18}
+
+
+def byte_size_bytes(value: str) -> int:
+    """Bytes in a validated size string such as `50GB` (decimal units, as Prometheus reads them)."""
+    number, unit = re.fullmatch(r"(\d+)([A-Z]+)", value).groups()
+    return int(number) * _BYTE_UNITS[unit]
+
+
 def _byte_size(value: str) -> str:
     if not isinstance(value, str) or not _BYTE_SIZE.match(value) or int(re.match(r"\d+", value).group()) == 0:
         raise ValueError("is not a size like 512MB, 50GB or 1TB")

@@ -33,6 +33,10 @@ def stack_settings(stack: str) -> StackSettings:
     return parse_settings(stack_raw_config(stack), stack)
 
 
+# The stacks whose Pulumi.<stack>.yaml targets Docker (prod runs on Kubernetes: tests/kubernetes/).
+DOCKER_STACKS = tuple(stack for stack in STACKS if stack_settings(stack).platform == "docker")
+
+
 def run_preview(stack: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "preview", stack, "--out", str(out), "--quiet", *extra],

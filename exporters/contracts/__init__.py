@@ -6,6 +6,12 @@ build Debian 12 ships differs, a family says so (`debian_absent`, or the `debian
 instead) with the reason; `Contract.as_served_by_debian()` applies exactly those differences, so
 the real-exporter tests skip nothing else.
 
+An exporter whose releases serve different names (vLLM) lists under `families` what a default
+server of the pinned release serves; families marked `generation: current` are not served by the
+previous generation, whose own families are under `previous_families` (and `previous_labels` where a
+family's labels differ); `optional_families` are served only with their `feature` on.
+`Contract.as_served(generation, features)` gives the view of one such server.
+
 A file names its kind by its first key: `exporter:` (an exporter, in `CONTRACTS`), `service:` (one
 of the stack's own services — Prometheus, Alertmanager, Loki, Promtail, Alloy, Grafana — in
 `SERVICE_CONTRACTS`; `prefixes:` lists how its family names begin when not with its own name) or
@@ -42,6 +48,14 @@ class MetricFamily:
     debian_labels: frozenset[str] | None = None
     debian_reason: str = ""
     note: str = ""
+    # The exporter option that makes it serve this family ("" for every server), and "current" for
+    # a family the previous generation of the exporter does not serve (under its name).
+    feature: str = ""
+    generation: str = ""
+    previous_labels: frozenset[str] | None = None
+
+
+GENERATIONS = ("current", "previous")
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,32 @@ class Contract:
     # How a service's family names begin: its own name, unless it serves families of a library
     # under that library's name (Alloy's loki.write client serves loki_write_*).
     prefixes: tuple[str, ...] = ()
+    # Families only some servers serve: with a feature on, or only the previous generation.
+    optional_families: tuple[MetricFamily, ...] = ()
+    previous_families: tuple[MetricFamily, ...] = ()
+    previous_version: str | None = None
+
+    def as_served(self, generation: str = "current", features: Iterable[str] = ()) -> "Contract":
+        """The families one server serves: of the `generation`, plus those of its `features`."""
+        if generation not in GENERATIONS:
+            raise ValueError(f"generation must be one of {GENERATIONS}, not {generation!r}")
+        wanted = set(features)
+        if unknown := wanted - {f.feature for f in self.optional_families}:
+            raise ValueError(f"{self.exporter} has no optional features {sorted(unknown)}")
+        optional = tuple(f for f in self.optional_families if f.feature in wanted)
+        if generation == "current":
+            return replace(self, families=self.families + optional)
+        kept = tuple(
+            replace(f, labels=f.previous_labels) if f.previous_labels is not None else f
+            for f in self.families
+            if f.generation != "current"
+        )
+        return replace(self, families=kept + self.previous_families + optional,
+                       upstream_version=self.previous_version or self.upstream_version)
+
+    def every_family(self) -> tuple[MetricFamily, ...]:
+        """Every family any server of this exporter may serve, whatever its generation and features."""
+        return self.families + self.optional_families + self.previous_families
 
     def name_prefixes(self) -> tuple[str, ...]:
         return self.prefixes or (f"{self.exporter}_",)
@@ -85,7 +125,7 @@ class Contract:
 def _family(raw: dict, exporter: str) -> MetricFamily:
     unknown = set(raw) - {
         "name", "type", "labels", "help", "endpoint", "debian_absent", "debian_labels",
-        "debian_reason", "note",
+        "debian_reason", "note", "feature", "generation", "previous_labels",
     }
     if unknown:
         raise ValueError(f"{exporter}: family {raw.get('name')} has unknown keys {sorted(unknown)}")
@@ -95,6 +135,10 @@ def _family(raw: dict, exporter: str) -> MetricFamily:
     if differs_on_debian and not raw.get("debian_reason"):
         raise ValueError(f"{exporter}: family {raw['name']} differs on Debian without a reason")
     debian_labels = raw.get("debian_labels")
+    if raw.get("generation", "current") != "current":
+        raise ValueError(f"{exporter}: family {raw['name']} generation must be 'current' (previous-only families "
+                         "go under previous_families)")
+    previous_labels = raw.get("previous_labels")
     return MetricFamily(
         name=raw["name"],
         type=raw["type"],
@@ -105,6 +149,9 @@ def _family(raw: dict, exporter: str) -> MetricFamily:
         debian_labels=frozenset(debian_labels) if debian_labels is not None else None,
         debian_reason=raw.get("debian_reason", ""),
         note=raw.get("note", ""),
+        feature=raw.get("feature", ""),
+        generation=raw.get("generation", ""),
+        previous_labels=frozenset(previous_labels) if previous_labels is not None else None,
     )
 
 
@@ -122,7 +169,11 @@ def load_contract(path: Path) -> Contract:
     if exporter != path.stem:
         raise ValueError(f"{path.name} declares {kind} {exporter!r}")
     families = tuple(_family(item, exporter) for item in raw["families"])
-    names = [f.name for f in families]
+    optional = tuple(_family(item, exporter) for item in raw.get("optional_families", ()))
+    previous = tuple(_family(item, exporter) for item in raw.get("previous_families", ()))
+    if any(f.feature for f in families + previous) or not all(f.feature for f in optional):
+        raise ValueError(f"{exporter}: exactly the optional_families name a feature")
+    names = [f.name for f in families + optional + previous]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"{exporter}: duplicate families {duplicates}")
@@ -134,6 +185,9 @@ def load_contract(path: Path) -> Contract:
         debian_version=raw.get("debian_version"),
         kind=kind,
         prefixes=tuple(raw.get("prefixes", ())),
+        optional_families=optional,
+        previous_families=previous,
+        previous_version=raw.get("previous_version"),
     )
 
 
@@ -167,9 +221,11 @@ def all_metric_names() -> frozenset[str]:
 
 
 def known_metric_names() -> frozenset[str]:
-    """Every sample name of every contract — exporters, the stack's own services and the series
-    Prometheus synthesises: what rules and dashboards may refer to besides recording rules."""
-    return _names_of((*CONTRACTS.values(), *SERVICE_CONTRACTS.values(), SYNTHESISED))
+    """Every sample name of every contract — exporters (of any generation, with any feature), the
+    stack's own services and the series Prometheus synthesises: what rules and dashboards may refer
+    to besides recording rules."""
+    every = (replace(c, families=c.every_family()) for c in (*CONTRACTS.values(), *SERVICE_CONTRACTS.values(), SYNTHESISED))
+    return _names_of(every)
 
 
 def check_families(contract: Contract, served: Mapping[str, Family]) -> list[str]:

@@ -2,7 +2,7 @@
 
 The local amtool/Alertmanager (Debian 0.25) predates the webhook's `url_file` (the pinned image,
 0.28, has it), so the local copy carries the URL itself: `local_config` swaps exactly that one
-field and nothing else.
+field and nothing else. The SMS receiver (`sns_configs`, 0.23+) is checked as rendered.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ EVERY_RECEIVER = {
             "security_to": "security@example.org",
         },
         "webhook": {},
+        "sms": {"phone_numbers": ["+14155550123", "+447700900123"], "region": "eu-west-1",
+                "access_key_id": "AKIAIOSFODNN7EXAMPLE"},
     },
     "component_routes": {"gpu": {"slack_channel": "#gpu-team"}, "llm": {"email_to": "ml-oncall@example.org"}},
     "escalation": {"after": "30m", "email_to": "lead@example.org", "slack_channel": "#incidents"},

@@ -8,6 +8,7 @@ import yaml
 
 from alerting.alertmanager import (
     TEMPLATE_FILE,
+    alertmanager_environment,
     alertmanager_files,
     alertmanager_secret_files,
     render_alertmanager_config,
@@ -18,6 +19,7 @@ from tests.alerting.support import EVERY_RECEIVER, amtool, settings_with, write_
 from tests.conftest import STACKS, stack_settings
 
 FULL = settings_with(EVERY_RECEIVER)
+SMS = EVERY_RECEIVER["receivers"]["sms"]
 NONE = settings_with({})
 
 
@@ -91,9 +93,10 @@ def test_info_notifications_never_send_resolved():
 
 def test_receivers_combine_the_seed_channels():
     receivers = {r["name"]: set(k for k in r if k.endswith("_configs")) for r in render_alertmanager_config(FULL)["receivers"]}
-    assert receivers["critical"] == {"pagerduty_configs", "slack_configs", "webhook_configs"}
+    assert receivers["critical"] == {"pagerduty_configs", "sns_configs", "slack_configs", "webhook_configs"}
     assert receivers["warning"] == {"slack_configs", "webhook_configs"}
-    assert receivers["security"] == {"pagerduty_configs", "email_configs", "slack_configs", "webhook_configs"}
+    assert receivers["info"] == {"slack_configs", "webhook_configs"}
+    assert receivers["security"] == {"pagerduty_configs", "sns_configs", "email_configs", "slack_configs", "webhook_configs"}
     assert receivers["escalation"] == {"email_configs", "slack_configs", "webhook_configs"}
 
 
@@ -115,9 +118,13 @@ def test_credentials_are_files_never_values():
         for key, configs in receiver.items():
             for config in configs if key.endswith("_configs") else ():
                 assert not {"api_url", "routing_key", "service_key", "auth_password", "url"} & set(config), receiver["name"]
+                assert set(config.get("sigv4", {})) == ({"region"} if key == "sns_configs" else set()), receiver["name"]
     for field in ("api_url_file: /run/secrets/slack_api_url", "routing_key_file: /run/secrets/pagerduty_routing_key",
                   "auth_password_file: /run/secrets/email_auth_password", "url_file: /run/secrets/webhook_url"):
         assert field in text
+    # The SNS notifier takes no key file: its AWS SDK reads the credentials file this names.
+    assert alertmanager_environment(FULL) == {"AWS_SHARED_CREDENTIALS_FILE": "/run/secrets/sms_aws_credentials"}
+    assert alertmanager_environment(NONE) == {}
 
 
 def test_secret_files_are_those_of_configured_receivers():
@@ -126,6 +133,7 @@ def test_secret_files_are_those_of_configured_receivers():
         ("email_auth_password", "email_auth_password"),
         ("pagerduty_routing_key", "pagerduty_routing_key"),
         ("slack_api_url", "slack_api_url"),
+        ("sms_aws_secret_access_key", "sms_aws_credentials"),
         ("webhook_url", "webhook_url"),
     ]
     slack_only = settings_with({"receivers": {"slack": {"channel": "#alerts"}}})
@@ -137,11 +145,13 @@ def test_service_receives_config_templates_and_secret_files():
     assert {f.relpath for f in service.files} == {"alertmanager.yml", TEMPLATE_FILE}
     assert service.file("alertmanager.yml").content == alertmanager_files(FULL)["alertmanager.yml"]
     assert {(s.secret_key, s.file_name) for s in service.secret_files} == set(alertmanager_secret_files(FULL))
+    assert service.env == {"AWS_SHARED_CREDENTIALS_FILE": "/run/secrets/sms_aws_credentials"}
+    assert alertmanager_service(NONE).env == {}
 
 
 def test_templates_render_with_amtool(tmp_path):
     write_local(FULL, tmp_path)
-    for name in ("monitoring.title", "monitoring.text", "monitoring.color", "monitoring.email.html"):
+    for name in ("monitoring.title", "monitoring.text", "monitoring.color", "monitoring.email.html", "monitoring.sms"):
         result = amtool("template", "render", f"--template.glob={tmp_path / 'templates' / '*.tmpl'}",
                         f'--template.text={{{{ template "{name}" . }}}}')
         assert result.returncode == 0 and result.stdout.strip(), name + result.stderr
@@ -180,6 +190,28 @@ def test_templates_render_with_amtool(tmp_path):
         (
             {"routes": {"critical": {"group_wait": "soon", "group_interval": "5m", "repeat_interval": "4h"}}},
             'monitoring:alerting.routes.critical.group_wait: "soon" is not a duration like 0s, 30s, 5m or 1h',
+        ),
+        (
+            {"receivers": {"sms": {**SMS, "phone_numbers": ["+14155550123", "0049 30 1234567"]}}},
+            'monitoring:alerting.receivers.sms.phone_numbers[1]: "0049 30 1234567" is not a phone number in E.164 '
+            "form like +14155550123",
+        ),
+        (
+            {"receivers": {"sms": {**SMS, "phone_numbers": []}}},
+            "monitoring:alerting.receivers.sms.phone_numbers: [] needs 1 to 20 phone numbers",
+        ),
+        (
+            {"receivers": {"sms": {**SMS, "region": "Frankfurt"}}},
+            'monitoring:alerting.receivers.sms.region: "Frankfurt" is not an AWS region like eu-west-1',
+        ),
+        (
+            {"receivers": {"sms": {**SMS, "access_key_id": "my-key"}}},
+            'monitoring:alerting.receivers.sms.access_key_id: "my-key" is not an AWS access key id like AKIAIOSFODNN7EXAMPLE',
+        ),
+        (
+            {"receivers": {"sms": {**SMS, "secret_access_key": "x"}}},
+            "monitoring:alerting.receivers.sms.secret_access_key: unknown setting; known keys here: access_key_id, "
+            "api_url, phone_numbers, region",
         ),
     ],
 )

@@ -9,16 +9,17 @@ from typing import Any, Mapping
 
 from rules.common import stack_services
 from settings.model import StackSettings
-from tests.e2e.procs import MOCKED, Processes, http_json, start_local_stack
+from tests.e2e.procs import MOCKED, LocalStack, Processes, http_json, start_local_stack
 
 __all__ = ["Processes", "instant_query", "live_settings", "start_stack"]
 
 
-def start_stack(settings: StackSettings, workdir: Path, processes: Processes, hosts: Mapping[str, int] | None = None) -> str:
-    """Mocks, Alertmanager and Prometheus with the rendered config and every rule of the stack;
-    returns Prometheus' URL."""
-    stack = start_local_stack(processes, settings, workdir, hosts=hosts or 1, services=stack_services(settings))
-    return stack.prometheus.url
+def start_stack(settings: StackSettings, workdir: Path, processes: Processes,
+                hosts: int | Mapping[str, int] | None = None, webhook_url: str | None = None,
+                clock_offsets: Mapping[str, float] | None = None) -> LocalStack:
+    """Mocks, Alertmanager and Prometheus with the rendered config and every rule of the stack."""
+    return start_local_stack(processes, settings, workdir, webhook_url=webhook_url, hosts=hosts or 1,
+                             services=stack_services(settings), clock_offsets=clock_offsets)
 
 
 def instant_query(prometheus_url: str, expr: str, timeout: float = 10) -> dict[str, Any]:

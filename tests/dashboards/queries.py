@@ -51,12 +51,12 @@ def queries(model: dict[str, Any]) -> Iterator[PanelQuery]:
             )
 
 
-def substitute(expr: str, settings: StackSettings, rate_interval: str = "1m") -> str:
+def substitute(expr: str, settings: StackSettings, rate_interval: str = "1m", interval: str = "15s") -> str:
     """Grafana's variables as it would expand them with All selected (and this stack's env)."""
     values = {
         "$__rate_interval": rate_interval,
-        "$__interval": "15s",
-        "$__auto": "15s",
+        "$__interval": interval,
+        "$__auto": interval,
         "$__range": "1h",
         "$env": settings.environment,
         "$source": "mock|real",

@@ -9,7 +9,7 @@ from itertools import combinations
 import pytest
 
 from dashboards import DASHBOARDS, render_dashboards
-from dashboards.common import EMPTY_WHEN, LOKI_UID, PROVISIONED_DATASOURCES, REFRESH
+from dashboards.common import EMPTY_WHEN, LOKI_UID, PROVISIONED_DATASOURCES, REFRESH, no_value_text
 from tests.conftest import STACKS, stack_settings
 from tests.dashboards.queries import (
     allowed_names,
@@ -208,3 +208,28 @@ def test_empty_panels_say_when(stack):
             description = panel.get("description", "")
             if EMPTY_WHEN in description:
                 assert re.search(re.escape(EMPTY_WHEN) + r"\S.+\.$", description), panel["title"]
+
+
+def test_problem_only_panels_say_the_healthy_state_instead_of_no_data(stack):
+    """Exactly the panels whose description says "Empty when ..." carry a no-value text, and it is
+    that healthy state ("None: every target is up"); every other panel keeps Grafana's "No data",
+    which then really means something is wrong.
+
+    Mutations caught: a factory that drops `no_value` for its empty-when panels (text absent), a
+    no-value text on an always-populated panel (would hide a broken exporter), a text that drifts
+    from the description's sentence."""
+    _, models = stack
+    problem_only = 0
+    for uid, model in models.items():
+        for panel in panels(model):
+            if panel["type"] == "row":
+                continue
+            description = panel.get("description", "")
+            no_value = panel.get("fieldConfig", {}).get("defaults", {}).get("noValue")
+            if EMPTY_WHEN in description:
+                problem_only += 1
+                healthy = description.split(EMPTY_WHEN, 1)[1].removesuffix(".")
+                assert no_value == no_value_text(healthy), (uid, panel["title"], no_value)
+            else:
+                assert no_value is None, f"{uid} / {panel['title']} hides an empty result behind {no_value!r}"
+    assert problem_only >= 12, f"only {problem_only} problem-only panels found"

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
@@ -16,6 +15,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from components.grafana_datasources import HEALTH_PATHS, DatasourceHealthProvider
 from dashboards import render_dashboards
 from tests.conftest import STACKS, stack_settings
+from tests.fake_http import send_json, serving
 
 DASHBOARD = "grafana:oss/dashboard:Dashboard"
 DATASOURCE = "grafana:oss/dataSource:DataSource"
@@ -75,12 +75,7 @@ class FakeGrafana(BaseHTTPRequestHandler):
         code, body = self.answers.get(self.path, (404, {"message": "not found"}))
         if self.headers.get("Authorization") != "Basic YWRtaW46c2VjcmV0":  # admin:secret
             code, body = 401, {"message": "unauthorized"}
-        payload = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, code, body)
 
     def log_message(self, *args):
         pass
@@ -93,12 +88,8 @@ def grafana_api():
         HEALTH_PATHS["loki"]: (400, {"status": "ERROR", "message": "Unable to connect with Loki."}),
         HEALTH_PATHS["alertmanager"]: (200, {"cluster": {"status": "ready"}}),
     }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGrafana)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(FakeGrafana) as url:
+        yield url
 
 
 def props(url: str, uid: str, auth: str = "admin:secret") -> dict:

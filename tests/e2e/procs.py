@@ -6,6 +6,7 @@ rendered configs pointed at them. Everything started through a `Processes` is st
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -79,9 +80,11 @@ def http_json(url: str, method: str = "GET", body: Any = None, timeout: float = 
 class Processes:
     running: list[subprocess.Popen] = field(default_factory=list)
 
-    def start(self, args: list[str], log: Path) -> subprocess.Popen:
+    def start(self, args: list[str], log: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen:
+        """Start `args` logging to `log`; `env` adds variables to this process' environment."""
         handle = log.open("w")
-        process = subprocess.Popen(args, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **env} if env else None)
         handle.close()
         self.running.append(process)
         return process
@@ -105,6 +108,12 @@ class Processes:
         self.stop_all()
 
 
+def start_real(processes: Processes, binary: str, port: int, workdir: Path, *args: str) -> None:
+    """A real exporter (a Debian binary) listening on 127.0.0.1:`port`."""
+    processes.start([binary, f"--web.listen-address=127.0.0.1:{port}", *args], workdir / f"{binary.split('/')[-1]}.log")
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/metrics"), 30, f"{binary} on {port}")
+
+
 # --- Mock exporters ----------------------------------------------------------------------------
 
 
@@ -125,9 +134,9 @@ class Mock:
 
 
 def start_mock(processes: Processes, exporter: str, workdir: Path, hosts: int = 1, seed: int = 1,
-               clock_offset: float = 0.0) -> Mock:
+               clock_offset: float = 0.0, extra_args: tuple[str, ...] = ()) -> Mock:
     """A mock exporter simulating `hosts` hosts on consecutive free ports, its clock `clock_offset`
-    seconds ahead."""
+    seconds ahead; `extra_args` are more of its options (`--cpus 64`)."""
     while True:
         first = free_port()
         ports = tuple(range(first, first + hosts))
@@ -135,8 +144,8 @@ def start_mock(processes: Processes, exporter: str, workdir: Path, hosts: int = 
             break
     processes.start(
         [sys.executable, "-m", "mock_exporter", "--exporter", exporter, "--listen", f"127.0.0.1:{first}",
-         "--hosts", str(hosts), "--seed", str(seed), "--clock-offset", repr(clock_offset)],
-        workdir / f"mock-{exporter}.log",
+         "--hosts", str(hosts), "--seed", str(seed), "--clock-offset", repr(clock_offset), *extra_args],
+        workdir / f"mock-{exporter}-{first}.log",
     )
     for port in ports:
         wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/metrics"), 30, f"mock {exporter} on {port}")
@@ -284,10 +293,11 @@ class Delivery:
 
 class WebhookReceiver:
     """An HTTP server on a free loopback port recording every JSON POST (Alertmanager's webhook and
-    Slack payloads alike), by path."""
+    Slack payloads alike), by path. It answers `status` (200; a test sets 500 to break delivery)."""
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
+        self.status = 200
         self._lock = threading.Lock()
         receiver = self
 
@@ -297,9 +307,9 @@ class WebhookReceiver:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with receiver._lock:
                     receiver.deliveries.append(Delivery(self.path, time.monotonic(), time.time(), body))
-                self.send_response(200)
+                self.send_response(receiver.status)
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(b"ok" if receiver.status == 200 else b"unavailable")
 
             def log_message(self, *args: Any) -> None:
                 pass

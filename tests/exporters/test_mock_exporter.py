@@ -166,8 +166,11 @@ def test_vllm_and_cadvisor_ranges(live: dict[str, TwoScrapes]) -> None:
     assert 0 <= value(vllm, "vllm:kv_cache_usage_perc", engine="0") <= 1
     assert value(vllm, "vllm:num_requests_waiting", engine="0") >= 0
     count = value(vllm, "vllm:e2e_request_latency_seconds_count", engine="0")
-    succeeded = sum(s.value for s in vllm["vllm:request_success_total"].samples)
-    assert count > 0 and abs(succeeded - count) <= 3  # every finished request is counted once
+    reasons = vllm["vllm:request_success_total"].samples
+    succeeded = sum(s.value for s in reasons)
+    # Every finished request is counted once; each reason's counter is floored on its own, so the
+    # sum may trail the histogram's count by under one request per reason.
+    assert count > 0 and abs(succeeded - count) <= len(reasons)
     cadvisor = live["cadvisor"].second
     for sample in cadvisor["container_spec_memory_limit_bytes"].samples:
         limit = sample.value
@@ -385,10 +388,13 @@ def test_gpu_faults_change_their_gpu_only_and_clear() -> None:
     assert value(families, "DCGM_FI_DEV_GPU_TEMP", gpu="0") < 85
     assert value(families, "DCGM_FI_DEV_SM_CLOCK", gpu="1") < 0.7 * 1410
     assert value(families, "DCGM_FI_DEV_POWER_USAGE", gpu="1") <= 400
+    healthy = render(dcgm, t)
     dcgm.add_fault(t, "xid_error", {"gpu": 2, "code": 48})
     families = render(dcgm, t + 30)
     assert value(families, "DCGM_FI_DEV_XID_ERRORS", gpu="2", err_code="48", err_msg="Double Bit ECC Error") == 48
     assert value(families, "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", gpu="2") > value(render(dcgm, t), "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", gpu="2")
+    # An uncorrectable-ECC XID is one double-bit error, counted at once.
+    assert value(families, "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", gpu="2") == value(healthy, "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", gpu="2") + 1
     dcgm.add_fault(t, "gpu_stuck", {"gpu": 3})
     families = render(dcgm, t + 30)
     assert value(families, "DCGM_FI_DEV_GPU_UTIL", gpu="3") == 100
@@ -499,3 +505,16 @@ def test_help_documents_every_fault() -> None:
     kinds = set().union(*(cls.fault_kinds for cls in SIMULATORS.values())) | {"down"}
     missing = {kind for kind in kinds if kind not in text}
     assert len(kinds) == 12 and missing == set()
+
+
+def test_cadvisor_stamps_the_wall_clock_whatever_its_clock_offset() -> None:
+    """cAdvisor's samples carry explicit timestamps; under --clock-offset the values follow the
+    shifted clock but the stamps stay the real time.
+
+    Mutation caught: stamping the shifted clock — Prometheus drops every sample hours in the future,
+    so the container panels and alerts of an offset run see nothing (and stay silently "healthy")."""
+    offset = 6 * 3600.0
+    options = HostOptions(seed=3, started_at=T0 + offset, hostname="mock-host-3", clock_offset=offset)
+    text = SIMULATORS["cadvisor"](options).render(T0 + offset)
+    stamps = {line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith("container_cpu_usage_seconds_total")}
+    assert stamps == {str(int(T0 * 1000))}

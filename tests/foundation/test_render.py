@@ -14,7 +14,8 @@ from render.prometheus import SELF_SCRAPED, render_prometheus_config
 from services.core import core_services
 from services.topology import Endpoint, internal_endpoints
 from settings import parse_settings
-from tests.conftest import STACKS, stack_settings
+from tests.conftest import DOCKER_STACKS, STACKS, stack_raw_config, stack_settings
+from tests.logs.roundtrip import from_alloy, from_promtail
 
 
 def tool(name: str) -> str:
@@ -23,7 +24,9 @@ def tool(name: str) -> str:
     return path
 
 
-@pytest.mark.parametrize("stack", STACKS)
+# Debian's promtool has no Kubernetes SD: prod's prometheus.yml is checked with its SD blocks swapped
+# for file SD in tests/kubernetes/test_render_discovery.py.
+@pytest.mark.parametrize("stack", DOCKER_STACKS)
 def test_promtool_accepts_prometheus_config(previews, stack):
     config = previews[stack].out / "prometheus" / "prometheus.yml"
     # Checked in place: rule_files point at /etc/prometheus/rules, so check the rules separately below.
@@ -132,11 +135,14 @@ def test_loki_keeps_30_days_through_the_compactor():
     assert limits["ingestion_rate_mb"] > 0 and limits["max_query_series"] > 0 and limits["query_timeout"]
 
 
-def test_promtail_ships_container_logs_to_loki():
-    settings = stack_settings("staging")
-    document = yaml.safe_load(core_services(settings)["promtail"].file("promtail.yml").content)
-    assert document["clients"][0]["url"] == "http://loki:3100/loki/api/v1/push"
-    assert document["clients"][0]["external_labels"] == {"env": "staging"}
-    (docker_job,) = [job for job in document["scrape_configs"] if "docker_sd_configs" in job]
-    targets = {relabel["target_label"] for relabel in docker_job["relabel_configs"]}
-    assert {"container", "service"} <= targets
+@pytest.mark.parametrize("collector", ["alloy", "promtail"])
+def test_the_log_collector_ships_container_logs_to_loki(collector):
+    settings = parse_settings({**stack_raw_config("staging"), "logs": {"collector": collector}}, "staging")
+    service = core_services(settings)[collector]
+    if collector == "alloy":
+        shipped = from_alloy(service.file("config.alloy").content)
+    else:
+        shipped = from_promtail(yaml.safe_load(service.file("promtail.yml").content))
+    assert shipped["client"] == {"url": "http://loki:3100/loki/api/v1/push", "external_labels": {"env": "staging"}}
+    (docker,) = [source for source in shipped["sources"] if source["kind"] == "docker"]
+    assert {"container", "service"} <= {rule["target_label"] for rule in docker["relabel"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pydantic
 import pytest
 
 from settings import SettingsError, StackSettings, parse_settings
@@ -23,7 +24,7 @@ BAD_SETTINGS = [
         "monitoring:prometheus.retension: unknown setting; known keys here: "
         + ", ".join(sorted(PrometheusSettings.model_fields)),
     ),
-    ({"platform": "k8s"}, "monitoring:platform: \"k8s\" is not allowed; allowed: 'docker'"),
+    ({"platform": "k8s"}, "monitoring:platform: \"k8s\" is not allowed; allowed: 'docker' or 'kubernetes'"),
     ({"prometheus": {"port": "abc"}}, 'monitoring:prometheus.port: "abc" is not a whole number'),
     ({"prometheus": {"port": 70000}}, "monitoring:prometheus.port: 70000 is out of range; must be <= 65535"),
     (
@@ -132,8 +133,9 @@ def test_prod_sets_its_own_values():
 
 
 def test_settings_are_immutable():
+    """Mutation caught: a model no longer frozen (only pydantic's frozen-instance error passes)."""
     settings = parse_settings({}, "staging")
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="frozen_instance"):
         settings.prometheus.port = 1  # type: ignore[misc]
 
 

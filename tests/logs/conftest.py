@@ -15,9 +15,12 @@ S3 = {"endpoint": "minio.internal:9000", "bucket": "loki-chunks", "region": "eu-
 FILES = [{"path": "/var/log/nginx/*.log", "labels": {"service": "nginx"}}, {"path": "/var/log/syslog"}]
 
 
-def settings_for(stack: str, **logs: object) -> StackSettings:
+def settings_for(stack: str, *, platform: str | None = None, **logs: object) -> StackSettings:
+    """The stack's settings with these log settings (and, if given, on this platform instead)."""
     raw = stack_raw_config(stack)
     raw["logs"] = {**raw.get("logs", {}), **logs}
+    if platform:
+        raw["platform"] = platform
     return parse_settings(raw, stack)
 
 

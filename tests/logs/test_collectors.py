@@ -7,7 +7,7 @@ import yaml
 
 from logs.alloy import render_alloy_config, render_alloy_pipeline
 from logs.alloy_syntax import AlloySyntaxError, parse
-from logs.collector import collector_service, host_mounts, static_dir, without_idle_collector
+from services.collector import collector_service, host_mounts, static_dir, without_idle_collector
 from logs.pipeline import LABEL_ALLOW_LIST, log_pipeline
 from logs.promtail import render_promtail_config, render_promtail_pipeline
 from render.serialize import to_yaml
@@ -39,7 +39,7 @@ def test_the_comparison_sees_a_difference(endpoints):
 
 
 def test_docker_documents_leave_kubernetes_out(stack, endpoints):
-    settings = settings_for(stack)
+    settings = settings_for(stack, platform="docker")
     promtail = render_promtail_config(settings, endpoints, 9080)
     alloy = render_alloy_config(settings, endpoints, 12345)
     assert [job["job_name"] for job in promtail["scrape_configs"]] == ["docker", "journal"]
@@ -64,7 +64,7 @@ def test_label_allow_list_is_the_last_stage_and_bounded(stack, endpoints):
 
 
 def test_alloy_components_and_client(stack, endpoints):
-    settings = settings_for(stack, files=FILES)
+    settings = settings_for(stack, platform="docker", files=FILES)
     blocks = parse(render_alloy_config(settings, endpoints, 12345))
     names = [(b.name, b.label) for b in blocks]
     for expected in [
@@ -104,8 +104,8 @@ def test_promtail_and_alloy_documents_hold_no_secret(stack, endpoints, collector
 
 
 def test_collector_is_one_setting(endpoints):
-    promtail = collector_service(settings_for("staging"), internal_endpoints())
-    alloy = collector_service(settings_for("staging", collector="alloy"), internal_endpoints())
+    promtail = collector_service(settings_for("staging", collector="promtail"), internal_endpoints())
+    alloy = collector_service(settings_for("staging"), internal_endpoints())
     assert (promtail.name, alloy.name) == ("promtail", "alloy")
     assert alloy.command[0] == "run" and "--server.http.listen-addr=0.0.0.0:12345" in alloy.command
     assert alloy.health.port == 12345 and alloy.health.path == "/-/ready"
@@ -116,8 +116,8 @@ def test_collector_is_one_setting(endpoints):
 
 def test_idle_collector_is_not_an_endpoint():
     endpoints = internal_endpoints()
-    assert "alloy" not in without_idle_collector(settings_for("staging"), endpoints)
-    kept = without_idle_collector(settings_for("staging", collector="alloy"), endpoints)
+    assert "alloy" not in without_idle_collector(settings_for("staging", collector="promtail"), endpoints)
+    kept = without_idle_collector(settings_for("staging"), endpoints)
     assert "alloy" in kept and "promtail" not in kept and "loki" in kept
 
 

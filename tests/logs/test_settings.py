@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from settings import SettingsError, parse_settings
+from settings.logs import LogsSettings
+from tests.conftest import stack_raw_config
 from tests.logs.conftest import settings_for
 
 
@@ -16,14 +18,30 @@ def problems(**logs: object) -> list[str]:
 
 def test_defaults():
     logs = settings_for("staging").logs
-    assert logs.collector == "promtail" and logs.journal and logs.containers and not logs.drop_debug
+    assert logs.journal and logs.containers and not logs.drop_debug
+    assert logs.journal_path == "/var/log/journal"
     assert [(o.selector, o.period) for o in logs.retention_overrides] == [('{level="debug"}', "7d")]
     assert logs.s3 is None
 
 
+def test_alloy_is_the_default_collector_of_the_model_and_of_both_stacks(stack):
+    """Promtail is end of life: a stack gets Alloy unless it asks for Promtail."""
+    assert LogsSettings().collector == "alloy"
+    assert settings_for(stack).logs.collector == "alloy"
+    assert stack_raw_config(stack)["logs"]["collector"] == "alloy"  # said in the stack file, not only implied
+    assert settings_for(stack, collector="promtail").logs.collector == "promtail"
+
+
 def test_collector_choice():
     assert problems(collector="fluentbit") == [
-        "monitoring:logs.collector: \"fluentbit\" is not allowed; allowed: 'promtail' or 'alloy'"
+        "monitoring:logs.collector: \"fluentbit\" is not allowed; allowed: 'alloy' or 'promtail'"
+    ]
+
+
+def test_journal_path_is_one_of_journald_directories():
+    assert settings_for("staging", journal_path="/run/log/journal").logs.journal_path == "/run/log/journal"
+    assert problems(journal_path="/var/log/journald") == [
+        "monitoring:logs.journal_path: \"/var/log/journald\" is not allowed; allowed: '/var/log/journal' or '/run/log/journal'"
     ]
 
 

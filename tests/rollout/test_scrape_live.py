@@ -9,7 +9,7 @@ import yaml
 from render.exporters import exporter_scrape_jobs
 from services.topology import local_endpoints
 from settings import parse_settings
-from tests.e2e.procs import Processes, free_port, http_ok, start_mock, start_prometheus, wait_until
+from tests.e2e.procs import Processes, free_port, start_mock, start_prometheus, start_real, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -24,11 +24,6 @@ SETTINGS = {
     },
     "prometheus": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
 }
-
-
-def start_real(processes: Processes, binary: str, port: int, workdir, *args: str) -> None:
-    processes.start([binary, f"--web.listen-address=127.0.0.1:{port}", *args], workdir / f"{binary.split('/')[-1]}.log")
-    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/metrics"), 30, f"{binary} on {port}")
 
 
 @pytest.fixture(scope="module")

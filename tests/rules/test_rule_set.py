@@ -127,9 +127,10 @@ def test_target_alerts_follow_what_the_stack_deploys():
         "test",
     )
     names = {alert["alert"] for alert in all_alerts(render_rule_files(settings))}
-    for deployed in ("Prometheus", "Alertmanager", "Grafana", "Loki", "Promtail", "Node", "Cadvisor", "Postgres"):
+    # Alloy is the default log collector: Promtail, not deployed, is not watched.
+    for deployed in ("Prometheus", "Alertmanager", "Grafana", "Loki", "Alloy", "Node", "Cadvisor", "Postgres"):
         assert {f"{deployed}TargetDown", f"{deployed}TargetAbsent", f"{deployed}TargetFlapping"} <= names
-    for absent in ("Dcgm", "Vllm", "Redis", "Blackbox", "Pushgateway"):
+    for absent in ("Promtail", "Dcgm", "Vllm", "Redis", "Blackbox", "Pushgateway"):
         assert not {n for n in names if n.startswith(absent)}, absent
     # No GPU or LLM alert at all once those exporters are off, and no drift alert without a shadow.
     assert not {n for n in names if n.startswith(("Gpu", "Llm"))}

@@ -27,9 +27,15 @@ def sections(page: Path) -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("stack", [*STACKS, "all-on"])
+def promtail_settings():
+    """Everything on, with Promtail: its alerts need runbook sections while it stays selectable."""
+    return parse_settings({**ALL_ON, "logs": {"collector": "promtail"}}, "test")
+
+
+@pytest.mark.parametrize("stack", [*STACKS, "all-on", "all-on-promtail"])
 def test_every_alert_has_a_complete_runbook_section(stack):
-    settings = stack_settings(stack) if stack != "all-on" else all_on_settings()
+    named = {"all-on": all_on_settings, "all-on-promtail": promtail_settings}
+    settings = named[stack]() if stack in named else stack_settings(stack)
     problems = []
     for alert in all_alerts(render_rule_files(settings)):
         path, _, anchor = alert["annotations"]["runbook_url"].partition("#")
@@ -51,8 +57,8 @@ def test_generated_targets_page_is_current():
 
 def test_no_runbook_section_without_an_alert():
     documents = render_rule_files(all_on_settings())
-    with_alloy = render_rule_files(parse_settings({**ALL_ON, "logs": {"collector": "alloy"}}, "test"))
-    alerts = {a["alert"].lower() for a in all_alerts(documents) + all_alerts(with_alloy)}
+    with_promtail = render_rule_files(promtail_settings())
+    alerts = {a["alert"].lower() for a in all_alerts(documents) + all_alerts(with_promtail)}
     # The pages of the Prometheus rule domains (other pages, e.g. Loki's log alerts, are not ours).
     for page in sorted(ROOT / "docs" / "runbooks" / name.replace(".yml", ".md") for name in documents):
         stale = set(sections(page)) - alerts

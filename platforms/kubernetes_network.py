@@ -1,0 +1,158 @@
+"""Every network flow the stack needs on a cluster, as data: the NetworkPolicies allow these and nothing else.
+
+Both namespaces deny all ingress and egress by default; each flow below is opened on both ends (the
+sender's egress and the receiver's ingress). Host-network pods (the node exporter) are outside
+NetworkPolicy's reach: Kubernetes does not apply policies to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from platforms.kubernetes_objects import LABEL_INSTANCE, LABEL_NAME
+from services.spec import ServiceSpec
+from settings.model import StackSettings
+
+# A peer outside the stack: any address (the API server, kubelets, receivers' SaaS, S3, probe targets).
+ANYWHERE = "*"
+# Any pod in any namespace of the cluster (an ingress controller, users' jobs pushing metrics).
+ANY_POD = "any-pod"
+# The cluster DNS (kube-system), which every pod resolving a name needs.
+CLUSTER_DNS = "cluster-dns"
+# The label Kubernetes sets on every namespace with its own name.
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+
+COLLECTORS = ("promtail", "alloy")
+# Alertmanager receivers' ports: HTTPS webhooks (Slack, PagerDuty, generic) and SMTP (25, 465, 587).
+RECEIVER_PORTS = (443, 25, 465, 587)
+# The API server (443 behind its Service, 6443 on the control plane) and the kubelet (cAdvisor, 10250).
+API_SERVER_PORTS = (443, 6443)
+
+
+@dataclass(frozen=True)
+class Flow:
+    source: str  # a service name, ANYWHERE or ANY_POD
+    destination: str  # a service name, ANYWHERE or CLUSTER_DNS
+    ports: tuple[int, ...]  # empty: every port
+    protocol: str
+    why: str
+
+
+def stack_flows(settings: StackSettings, specs: Sequence[ServiceSpec]) -> list[Flow]:
+    """The flows of this stack's services, with why each one exists."""
+    by_name = {spec.name: spec for spec in specs}
+    flows: list[Flow] = []
+    for spec in specs:
+        flows.append(Flow(spec.name, CLUSTER_DNS, (53,), "UDP", "name lookups"))
+        flows.append(Flow(spec.name, CLUSTER_DNS, (53,), "TCP", "name lookups (large answers)"))
+        if spec.name != "prometheus" and not spec.security.host_network:
+            flows.append(Flow("prometheus", spec.name, (spec.health.port,), "TCP", "Prometheus scrapes its metrics"))
+    if "prometheus" in by_name:
+        flows.append(Flow("prometheus", "prometheus", (by_name["prometheus"].health.port,), "TCP",
+                          "each replica scrapes both replicas (meta-monitoring)"))
+        # Targets are discovered (pods, nodes, the kubelet, the user's vLLM servers) or listed in settings.
+        flows.append(Flow("prometheus", ANYWHERE, (), "TCP",
+                          "the API server (discovery), kubelets (cAdvisor), host-network node exporters, the user's targets"))
+    if "alertmanager" in by_name:
+        alertmanager = by_name["alertmanager"]
+        for sender in ("prometheus", "loki", "grafana"):
+            if sender in by_name:
+                flows.append(Flow(sender, "alertmanager", (alertmanager.health.port,), "TCP",
+                                  {"prometheus": "alerts", "loki": "the ruler's log alerts",
+                                   "grafana": "the Alertmanager datasource"}[sender]))
+        if alertmanager.peers:
+            for port in alertmanager.peers.ports:
+                flows.append(Flow("alertmanager", "alertmanager", (port.container_port,), port.protocol,
+                                  "the peers' gossip mesh (silences, notification log)"))
+        flows.append(Flow("alertmanager", ANYWHERE, RECEIVER_PORTS, "TCP", "notifications to the receivers"))
+    if "loki" in by_name:
+        loki_port = by_name["loki"].health.port
+        for sender in (*COLLECTORS, "grafana"):
+            if sender in by_name:
+                flows.append(Flow(sender, "loki", (loki_port,), "TCP",
+                                  "the Loki datasource" if sender == "grafana" else "pushes log lines"))
+        if "prometheus" in by_name:
+            flows.append(Flow("loki", "prometheus", (by_name["prometheus"].health.port,), "TCP",
+                              "the ruler's recording rules (remote write)"))
+        if settings.logs.s3:
+            flows.append(Flow("loki", ANYWHERE, (_port_of(settings.logs.s3.endpoint),), "TCP", "S3 object storage"))
+    if "grafana" in by_name and "prometheus" in by_name:
+        flows.append(Flow("grafana", "prometheus", (by_name["prometheus"].health.port,), "TCP", "the Prometheus datasource"))
+    for collector in COLLECTORS:
+        if collector in by_name:
+            flows.append(Flow(collector, ANYWHERE, API_SERVER_PORTS, "TCP", "the API server (pod discovery)"))
+    if "blackbox-exporter" in by_name:
+        flows.append(Flow("blackbox-exporter", ANYWHERE, (), "TCP", "probes the stack's endpoints and the configured URLs"))
+    if "pushgateway" in by_name:
+        flows.append(Flow(ANY_POD, "pushgateway", (by_name["pushgateway"].health.port,), "TCP", "batch jobs push metrics"))
+    if "grafana" in by_name and (settings.kubernetes.ingress or "grafana" in _published(settings)):
+        flows.append(Flow(ANYWHERE, "grafana", (by_name["grafana"].health.port,), "TCP",
+                          "users, through the ingress controller or the published Service"))
+    for name in _published(settings):
+        if name != "grafana" and name in by_name:
+            flows.append(Flow(ANYWHERE, name, (by_name[name].health.port,), "TCP", "users, through the published Service"))
+    return flows
+
+
+def _published(settings: StackSettings) -> tuple[str, ...]:
+    """Services a LoadBalancer/NodePort Service opens to the outside (none with ClusterIP)."""
+    if settings.kubernetes.service_type == "ClusterIP":
+        return ()
+    return tuple(settings.exposure.publish)
+
+
+def _port_of(endpoint: str) -> int:
+    host, _, port = endpoint.rpartition(":")
+    return int(port) if host and port.isdigit() else 443
+
+
+def _peer(settings: StackSettings, name: str, namespace_of: dict[str, str]) -> list[dict[str, Any]] | None:
+    """The `from`/`to` entries selecting a peer; None means any address (the field left out)."""
+    if name == ANYWHERE:
+        return None
+    if name == ANY_POD:
+        return [{"namespaceSelector": {}}]
+    if name == CLUSTER_DNS:
+        return [
+            {
+                "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ]
+    return [
+        {
+            "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: namespace_of[name]}},
+            "podSelector": {"matchLabels": {LABEL_NAME: name, LABEL_INSTANCE: settings.prefix}},
+        }
+    ]
+
+
+def _rule(peers: list[dict[str, Any]] | None, flow: Flow, direction: str) -> dict[str, Any]:
+    rule: dict[str, Any] = {}
+    if peers is not None:
+        rule[direction] = peers
+    if flow.ports:
+        rule["ports"] = [{"port": port, "protocol": flow.protocol} for port in flow.ports]
+    else:
+        rule["ports"] = [{"protocol": flow.protocol}]
+    return rule
+
+
+def network_policy_spec(
+    settings: StackSettings, name: str, flows: Sequence[Flow], namespace_of: dict[str, str]
+) -> dict[str, Any]:
+    """Ingress and egress of one service's pods: exactly its flows."""
+    ingress = [_rule(_peer(settings, f.source, namespace_of), f, "from") for f in flows if f.destination == name]
+    egress = [_rule(_peer(settings, f.destination, namespace_of), f, "to") for f in flows if f.source == name]
+    return {
+        "podSelector": {"matchLabels": {LABEL_NAME: name, LABEL_INSTANCE: settings.prefix}},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": ingress,
+        "egress": egress,
+    }
+
+
+def default_deny_spec() -> dict[str, Any]:
+    """Every pod of the namespace: no ingress, no egress, unless a service's own policy allows it."""
+    return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}

@@ -1,0 +1,48 @@
+"""prometheus.yml for replicated Prometheus on Kubernetes, and none of it on Docker."""
+
+from __future__ import annotations
+
+import pytest
+
+from render.prometheus import prometheus_command, render_prometheus_config
+from services.cluster import for_platform
+from services.core import core_services
+from services.high_availability import ALERTMANAGER_PEERS
+from services.topology import internal_endpoints
+from tests.kubernetes.k8s_render import raw_on_platform, stack_on_platform
+from settings import parse_settings
+from tests.conftest import stack_raw_config
+
+
+def config(settings) -> dict:
+    return render_prometheus_config(settings, internal_endpoints(settings))
+
+
+def test_replicas_label_themselves_and_alert_without_it_to_every_peer():
+    settings = stack_on_platform("prod", "kubernetes")
+    rendered = config(settings)
+    assert rendered["global"]["external_labels"]["replica"] == "${POD_NAME}"
+    assert rendered["alerting"]["alert_relabel_configs"] == [{"action": "labeldrop", "regex": "replica"}]
+    namespace = settings.kubernetes.namespace
+    assert rendered["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        f"alertmanager-{i}.alertmanager-peers.{namespace}.svc:9093" for i in range(ALERTMANAGER_PEERS)
+    ]
+    # The platform sets POD_NAME from the pod's name: the variable the label reads.
+    assert for_platform(settings, core_services(settings))["prometheus"].identity_env == {"POD_NAME": "name"}
+
+
+def test_docker_keeps_one_alertmanager_and_no_replica_label():
+    settings = stack_on_platform("staging", "docker")
+    rendered = config(settings)
+    assert "replica" not in rendered["global"]["external_labels"]
+    assert "alert_relabel_configs" not in rendered["alerting"]
+    assert rendered["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    assert not [a for a in prometheus_command(settings, "p.yml", "/d", 9090) if a.startswith("--enable-feature")]
+
+
+@pytest.mark.parametrize(("image", "flagged"), [("prom/prometheus:v3.5.0", False), ("prom/prometheus:v2.55.1", True)])
+def test_a_2x_image_gets_the_flag_that_expands_the_replica_label(image, flagged):
+    raw = raw_on_platform(stack_raw_config("prod"), "kubernetes")
+    raw["prometheus"] = {**raw["prometheus"], "image": image}
+    command = prometheus_command(parse_settings(raw, "prod"), "p.yml", "/d", 9090)
+    assert ("--enable-feature=expand-external-labels" in command) is flagged
