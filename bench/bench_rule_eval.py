@@ -7,8 +7,9 @@ the rendered configuration and the stack's full rule set (scrape and evaluation 
 After the warm-up it reads `prometheus_rule_group_last_duration_seconds` and
 `prometheus_rule_group_last_evaluation_samples` per group and prints them with the head series
 count. A group must finish well within its interval (the deployed one is 30 s): the script exits 1
-when any group takes more than a tenth of it. The long SLO windows (1d, 3d, 30d) read only the
-warm-up's data here, so their figures are lower bounds. Loopback only; every process is stopped.
+when any group takes more than a tenth of it. The long SLO windows (1d, 3d, 30d) and the capacity
+peaks and trends (1d, 28d; evaluated here at --interval, deployed every 5 m) read only the warm-up's
+data here, so their figures are lower bounds (bench_capacity_forecast.py times the 28-day trend). Loopback only; every process is stopped.
 """
 
 from __future__ import annotations

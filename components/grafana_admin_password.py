@@ -45,6 +45,7 @@ class GrafanaAdminPasswordProvider(GrafanaApiProvider):
                 f"{news['user']}:{old}",
                 method="PUT",
                 body={"oldPassword": old, "newPassword": new},
+                ca=news.get("ca") or None,
             )
             if status != 200:
                 raise RuntimeError(f"Grafana refused to change the {news['user']} password: HTTP {status}: {body[:300]}")
@@ -59,7 +60,9 @@ class GrafanaAdminPasswordProvider(GrafanaApiProvider):
 
         deadline = time.monotonic() + float(props["deadline_seconds"])
         while True:
-            status, body = self.grafana_call(props["grafana_url"], "/api/user", f"{props['user']}:{password}")
+            status, body = self.grafana_call(
+                props["grafana_url"], "/api/user", f"{props['user']}:{password}", ca=props.get("ca") or None
+            )
             if status == 200:
                 return True
             if status == 401:
@@ -87,6 +90,7 @@ class GrafanaAdminPassword(pulumi.dynamic.Resource, module="grafana", name="Admi
         password: pulumi.Input[str],
         opts: pulumi.ResourceOptions,
         deadline_seconds: float = DEADLINE_SECONDS,
+        ca: pulumi.Input[str] | None = None,
     ):
         super().__init__(
             GrafanaAdminPasswordProvider(),
@@ -97,6 +101,8 @@ class GrafanaAdminPassword(pulumi.dynamic.Resource, module="grafana", name="Admi
                 # The previous value is read back from the state to sign in for a rotation.
                 "password": pulumi.Output.secret(password),
                 "deadline_seconds": deadline_seconds,
+                # The stack's CA (PEM) when Grafana serves the stack's certificate; "" otherwise.
+                "ca": ca or "",
             },
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["password"])),
         )

@@ -27,11 +27,13 @@ class GrafanaApiProvider(pulumi.dynamic.ResourceProvider):
     """Base of the providers that call Grafana's HTTP API with basic authentication."""
 
     def grafana_call(
-        self, base_url: str, path: str, auth: str, method: str = "GET", body: Any = None
+        self, base_url: str, path: str, auth: str, method: str = "GET", body: Any = None, ca: str | None = None
     ) -> tuple[int, str]:
-        """(HTTP status, body) of one request; 0 and the error when Grafana does not answer."""
+        """(HTTP status, body) of one request; 0 and the error when Grafana does not answer. `ca` (PEM)
+        is the stack's CA when Grafana serves the stack's own certificate (security.tls)."""
         import base64
         import json
+        import ssl
         import urllib.error
         import urllib.request
 
@@ -43,7 +45,8 @@ class GrafanaApiProvider(pulumi.dynamic.ResourceProvider):
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(base_url.rstrip("/") + path, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            context = ssl.create_default_context(cadata=ca) if ca else None
+            with urllib.request.urlopen(request, timeout=10, context=context) as response:
                 return response.status, response.read().decode(errors="replace")
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode(errors="replace")

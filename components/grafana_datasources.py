@@ -15,11 +15,17 @@ from components.grafana_api import GrafanaApiProvider, pickled_by_value
 
 from render.remote_write import DATASOURCE_UID as LONG_TERM_UID
 from render.remote_write import long_term_datasource
+from render.grafana_auth import datasource_tls
+from render.tls_clients import requires_auth, serves_tls
 from settings.model import StackSettings
+from traces.grafana import PYROSCOPE_UID, TEMPO_UID, exemplar_destinations, pyroscope_json_data, tempo_json_data
+from traces.grafana import trace_link_datasource
 
 PROMETHEUS_UID = "prometheus"
 LOKI_UID = "loki"
 ALERTMANAGER_UID = "alertmanager"
+# Datasource uid -> the stack service it reads (its TLS and authentication follow that service's).
+SECURED = {PROMETHEUS_UID: "prometheus", LOKI_UID: "loki", ALERTMANAGER_UID: "alertmanager"}
 # How a datasource is proven reachable *through Grafana*: Prometheus and Loki implement Grafana's
 # backend health check; the Alertmanager datasource has none, so its API is read via Grafana's proxy.
 HEALTH_PATHS = {
@@ -27,6 +33,9 @@ HEALTH_PATHS = {
     LOKI_UID: f"/api/datasources/uid/{LOKI_UID}/health",
     ALERTMANAGER_UID: f"/api/datasources/proxy/uid/{ALERTMANAGER_UID}/api/v2/status",
     LONG_TERM_UID: f"/api/datasources/uid/{LONG_TERM_UID}/health",
+    # Both implement Grafana's backend health check (Tempo: its echo endpoint; Pyroscope: a label query).
+    TEMPO_UID: f"/api/datasources/uid/{TEMPO_UID}/health",
+    PYROSCOPE_UID: f"/api/datasources/uid/{PYROSCOPE_UID}/health",
 }
 # Grafana may need a moment after a datasource is created; the service itself may still be starting.
 HEALTH_DEADLINE_SECONDS = 120
@@ -42,10 +51,17 @@ class GrafanaDatasourcesArgs:
     alertmanager_url: pulumi.Input[str]
     # The password or token of prometheus.remote_write's store (when its auth needs one).
     long_term_credentials: pulumi.Output[str] | None = None
+    # Tempo and Pyroscope, when the stack runs them (settings.runs_traces / runs_profiles).
+    tempo_url: pulumi.Input[str] | None = None
+    pyroscope_url: pulumi.Input[str] | None = None
+    # The stack's CA (PEM) and its client user's password, when the services serve TLS and basic
+    # auth (security.tls, security.auth).
+    ca_certificate: pulumi.Output[str] | None = None
+    client_password: pulumi.Output[str] | None = None
 
 
 def prometheus_json_data(settings: StackSettings) -> dict:
-    return {
+    data = {
         "httpMethod": "POST",
         # Grafana's smallest step: the scrape interval, so rate() windows are never empty.
         "timeInterval": settings.prometheus.scrape_interval,
@@ -54,23 +70,30 @@ def prometheus_json_data(settings: StackSettings) -> dict:
         "prometheusType": "Prometheus",
         "incrementalQuerying": True,
     }
+    destinations = exemplar_destinations(settings)
+    if destinations:
+        # The span metrics' exemplars (Tempo's metrics-generator) open their trace in Tempo.
+        data["exemplarTraceIdDestinations"] = destinations
+    return data
 
 
 def loki_json_data(settings: StackSettings) -> dict:
     data: dict = {"maxLines": 1000, "timeout": 60}
     link = settings.logs.trace_link
-    if link.datasource_uid or link.url_template:
+    # The configured tracing datasource, or the stack's own Tempo when it runs and none is configured.
+    datasource_uid = trace_link_datasource(settings)
+    if datasource_uid or link.url_template:
         # A trace id found in a line becomes a link: to the tracing datasource (its query is the id
         # itself) or to an external trace viewer's URL.
         field = {
             "name": "TraceID",
             "matcherType": "regex",
             "matcherRegex": link.matcher_regex,
-            "url": "${__value.raw}" if link.datasource_uid else link.url_template,
+            "url": "${__value.raw}" if datasource_uid else link.url_template,
             "urlDisplayLabel": "View trace",
         }
-        if link.datasource_uid:
-            field["datasourceUid"] = link.datasource_uid
+        if datasource_uid:
+            field["datasourceUid"] = datasource_uid
         data["derivedFields"] = [field]
     return data
 
@@ -106,7 +129,7 @@ class DatasourceHealthProvider(GrafanaApiProvider):
 
         deadline = time.monotonic() + float(props["deadline_seconds"])
         while True:
-            status, body = self.grafana_call(props["grafana_url"], props["path"], props["auth"])
+            status, body = self.grafana_call(props["grafana_url"], props["path"], props["auth"], ca=props.get("ca") or None)
             if status == 200 and '"status":"ERROR"' not in body.replace(" ", ""):
                 return
             last = f"HTTP {status}: {body[:300]}" if status else body
@@ -126,6 +149,7 @@ class DatasourceHealth(pulumi.dynamic.Resource):
         auth: pulumi.Input[str],
         datasource: grafana.oss.DataSource,
         opts: pulumi.ResourceOptions,
+        ca: pulumi.Input[str] | None = None,
     ):
         uid = datasource.uid
         super().__init__(
@@ -141,6 +165,7 @@ class DatasourceHealth(pulumi.dynamic.Resource):
                     lambda parts: json.dumps(parts, sort_keys=True)
                 ),
                 "deadline_seconds": HEALTH_DEADLINE_SECONDS,
+                "ca": ca or "",
             },
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[datasource])),
         )
@@ -160,6 +185,7 @@ class GrafanaDatasources(pulumi.ComponentResource):
             settings.grafana.admin_user,
             args.admin_password,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.grafana]),
+            ca=self._grafana_ca(settings, args),
         )
         auth = pulumi.Output.concat(settings.grafana.admin_user, ":", args.admin_password)
         self.provider = grafana.Provider(
@@ -167,11 +193,15 @@ class GrafanaDatasources(pulumi.ComponentResource):
             url=settings.grafana_url,
             auth=auth,
             retries=10,
+            ca_cert=self._grafana_ca(settings, args),
             opts=pulumi.ResourceOptions(parent=self),
         )
         ready = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[args.grafana, self.admin_password])
 
         def datasource(name: str, kind: str, title: str, url: pulumi.Input[str], json_data: dict, **extra):
+            if name in SECURED and serves_tls(settings, SECURED[name]):
+                # https, the stack's CA and (Prometheus, Alertmanager) the client user (security.*).
+                extra, json_data = self._secured(settings, args, SECURED[name], extra, json_data)
             return grafana.oss.DataSource(
                 name,
                 type=kind,
@@ -193,6 +223,16 @@ class GrafanaDatasources(pulumi.ComponentResource):
             ALERTMANAGER_UID, "alertmanager", "Alertmanager", args.alertmanager_url, alertmanager_json_data(settings)
         )
         checked = [("prometheus", self.prometheus), ("loki", self.loki), ("alertmanager", self.alertmanager)]
+        # Traces and profiles, linked to the other signals (traces/grafana.py).
+        self.tempo = self.pyroscope = None
+        if args.tempo_url is not None:
+            self.tempo = datasource(TEMPO_UID, "tempo", "Tempo", args.tempo_url, tempo_json_data(settings))
+            checked.append(("tempo", self.tempo))
+        if args.pyroscope_url is not None:
+            self.pyroscope = datasource(
+                PYROSCOPE_UID, "grafana-pyroscope-datasource", "Pyroscope", args.pyroscope_url, pyroscope_json_data(settings)
+            )
+            checked.append(("pyroscope", self.pyroscope))
         # The long-term store Prometheus writes to (prometheus.remote_write.query_url), read with the same credentials.
         self.long_term = None
         store = long_term_datasource(settings, prometheus_json_data(settings))
@@ -216,6 +256,7 @@ class GrafanaDatasources(pulumi.ComponentResource):
                 auth,
                 datasource,
                 opts=pulumi.ResourceOptions(parent=self),
+                ca=self._grafana_ca(settings, args),
             )
             for datasource_name, datasource in checked
         ]
@@ -226,3 +267,28 @@ class GrafanaDatasources(pulumi.ComponentResource):
                 "alertmanager_uid": self.alertmanager.uid,
             }
         )
+
+    @staticmethod
+    def _grafana_ca(settings: StackSettings, args: GrafanaDatasourcesArgs) -> pulumi.Output[str] | None:
+        """The CA Pulumi checks Grafana's certificate with: the stack's, when Grafana serves the stack's
+        certificate at grafana.url (not behind an ingress, whose certificate is the cluster's)."""
+        behind_ingress = settings.platform == "kubernetes" and settings.kubernetes.ingress and not settings.grafana.url
+        return None if behind_ingress or not serves_tls(settings, "grafana") else args.ca_certificate
+
+    @staticmethod
+    def _secured(settings: StackSettings, args: GrafanaDatasourcesArgs, key: str, extra: dict, json_data: dict):
+        tls_json, with_ca = datasource_tls(settings, key)
+        secure: dict[str, pulumi.Input[str]] = {}
+        if with_ca and args.ca_certificate is not None:
+            secure["tlsCACert"] = args.ca_certificate
+        if requires_auth(settings, key) and args.client_password is not None:
+            extra = {**extra, "basic_auth_enabled": True, "basic_auth_username": settings.security.auth.client_user}
+            secure["basicAuthPassword"] = args.client_password
+        if secure:
+            extra = {
+                **extra,
+                "secure_json_data_encoded": pulumi.Output.secret(
+                    pulumi.Output.all(**secure).apply(lambda values: json.dumps(dict(values), sort_keys=True))
+                ),
+            }
+        return extra, {**json_data, **tls_json}

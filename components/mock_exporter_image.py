@@ -37,17 +37,24 @@ def build_context_files(root: Path = ROOT) -> list[str]:
     return sorted(path for path in included if (root / path).is_file())
 
 
-def sources_digest(root: Path = ROOT) -> str:
-    """A hash of exactly what the image is built from, so the tag changes when, and only when, it would."""
+def files_digest(root: Path, relpaths: list[str]) -> str:
+    """A hash of these files' paths and contents: an image's tag suffix, which changes when, and
+    only when, what the image is built from does."""
     digest = hashlib.sha256()
-    for relpath in build_context_files(root):
+    for relpath in relpaths:
         digest.update(relpath.encode() + b"\0")
         digest.update((root / relpath).read_bytes())
     return digest.hexdigest()[:12]
 
 
-def image_reference(settings: MockImageSettings, digest: str) -> str:
-    repository = f"{settings.registry}/{MOCK_IMAGE_NAME}" if settings.registry else MOCK_IMAGE_NAME
+def sources_digest(root: Path = ROOT) -> str:
+    """A hash of exactly what the image is built from, so the tag changes when, and only when, it would."""
+    return files_digest(root, build_context_files(root))
+
+
+def image_reference(settings: MockImageSettings, digest: str, name: str = MOCK_IMAGE_NAME) -> str:
+    """`[<registry>/]<name>:<tag>-<digest>`: the images the program builds share a registry and tag."""
+    repository = f"{settings.registry}/{name}" if settings.registry else name
     return f"{repository}:{settings.tag}-{digest}"
 
 

@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping
 
 from dashboards import (
     alerts_slos,
+    capacity,
     containers,
     data_validation,
     gpu,
@@ -14,6 +15,8 @@ from dashboards import (
     logs,
     meta_monitoring,
     node,
+    profiling,
+    services,
     stack_overview,
 )
 from dashboards.common import CATALOG
@@ -32,6 +35,9 @@ DASHBOARDS: Mapping[str, Builder] = MappingProxyType(
         alerts_slos.UID: alerts_slos.build,
         data_validation.UID: data_validation.build,
         meta_monitoring.UID: meta_monitoring.build,
+        capacity.UID: capacity.build,
+        services.UID: services.build,
+        profiling.UID: profiling.build,
     }
 )
 

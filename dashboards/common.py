@@ -21,11 +21,13 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from render.dashboard_catalog import DASHBOARD_TITLES
 from settings.model import StackSettings
+from traces.grafana import PYROSCOPE_UID, TEMPO_UID
 
 PROMETHEUS_UID = "prometheus"
 LOKI_UID = "loki"
 ALERTMANAGER_UID = "alertmanager"
-PROVISIONED_DATASOURCES = {PROMETHEUS_UID: "prometheus", LOKI_UID: "loki", ALERTMANAGER_UID: "alertmanager"}
+PROVISIONED_DATASOURCES = {PROMETHEUS_UID: "prometheus", LOKI_UID: "loki", ALERTMANAGER_UID: "alertmanager",
+                           TEMPO_UID: "tempo", PYROSCOPE_UID: "grafana-pyroscope-datasource"}
 
 REFRESH = "30s"
 DEFAULT_RANGE = ("now-6h", "now")
@@ -53,6 +55,8 @@ class Query:
     legend: str = ""
     # Instant queries feed tables and single values that only need "now".
     instant: bool = False
+    # Show the series' exemplars (trace ids Tempo's generator attaches): a click opens the trace.
+    exemplar: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,8 @@ def prometheus_targets(queries: Sequence[Query]) -> list[prometheus.Dataquery]:
             .legend_format(query.legend or "__auto")
         )
         target = target.instant() if query.instant else target.range()
+        if query.exemplar:
+            target = target.exemplar(True)
         targets.append(target)
     return targets
 

@@ -139,8 +139,9 @@ def build(settings: StackSettings) -> dict[str, Any]:
     board.add(
         table_panel(
             "Contract metrics missing",
-            "How many sample names of each exporter's contract its targets do not serve, per source. Recorded by "
-            "the integrity rules: counting names groups every exporter series, too dear to do at each load.",
+            "How many sample names of each exporter's contract its targets do not serve, per source. Recorded every "
+            f"{settings.alerting.slo_long_interval} by the integrity rules: counting names reads every exporter series, "
+            "too dear to do at each load.",
             [Query('exporter_source:contract_sample_names_missing:count{env=~"$env", source=~"$source"} > 0')],
             steps=ANY_IS_BAD,
             empty_when="every deployed exporter serves its whole contract",

@@ -17,8 +17,11 @@ from typing import Any
 from logs.alloy_syntax import Block, Ref, write
 from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline, plain
 from logs.promtail import POSITIONS_FILE as PROMTAIL_POSITIONS_FILE
+from profiles.alloy import profile_blocks
 from services.topology import Endpoints
+from render.tls_clients import loki_tls_client, serves_tls, service_url
 from settings.model import StackSettings
+from traces.alloy import trace_blocks
 
 CONFIG_FILE = "config.alloy"
 # Alloy's storage path (positions, component state). Deliberately not the image's /var/lib/alloy/data:
@@ -147,15 +150,32 @@ def render_alloy_pipeline(pipeline: LogPipeline, settings: StackSettings, endpoi
             "loki.write",
             WRITE,
             {"external_labels": {"env": settings.environment}},
-            [Block("endpoint", attributes={"url": f"{endpoints['loki'].url}/loki/api/v1/push"})],
+            [
+                Block(
+                    "endpoint",
+                    attributes={"url": f"{service_url(settings, endpoints['loki'], 'loki')}/loki/api/v1/push"},
+                    # Loki's certificate checked against the stack's CA (security.tls).
+                    blocks=[Block("tls_config", attributes=loki_tls_client(settings))] if serves_tls(settings, "loki") else [],
+                )
+            ],
         )
     )
     return write(blocks)
 
 
 def render_alloy_config(settings: StackSettings, endpoints: Endpoints, port: int) -> str:
-    """The Alloy configuration; `port` is where Alloy serves its UI, /metrics and /-/ready (see alloy_command)."""
-    return render_alloy_pipeline(log_pipeline(settings), settings, endpoints)
+    """The Alloy configuration; `port` is where Alloy serves its UI, /metrics and /-/ready (see alloy_command).
+
+    The one collector: the log pipeline, then the trace pipeline (traces/alloy.py) and the profile
+    pipeline (profiles/alloy.py) when the stack runs Tempo and Pyroscope.
+    """
+    signals: list[Block] = []
+    if settings.runs_traces and "tempo" in endpoints:
+        signals += trace_blocks(settings, endpoints)
+    if settings.runs_profiles and "pyroscope" in endpoints:
+        signals += profile_blocks(settings, endpoints)
+    text = render_alloy_pipeline(log_pipeline(settings), settings, endpoints)
+    return text + (write(signals) if signals else "")
 
 
 def alloy_command(config_path: str, port: int) -> tuple[str, ...]:

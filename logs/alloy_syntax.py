@@ -20,6 +20,21 @@ class Ref:
     path: str
 
 
+@dataclass(frozen=True)
+class Call:
+    """A standard-library call, e.g. `sys.env("HOSTNAME")`."""
+
+    function: str
+    arguments: tuple = ()
+
+
+@dataclass(frozen=True)
+class Concat:
+    """String concatenation of values, e.g. `"spec.nodeName=" + sys.env("HOSTNAME")`."""
+
+    parts: tuple
+
+
 @dataclass
 class Block:
     name: str
@@ -39,6 +54,10 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def expression(value: Any, indent: str) -> str:
     if isinstance(value, Ref):
         return value.path
+    if isinstance(value, Call):
+        return f"{value.function}(" + ", ".join(expression(item, indent) for item in value.arguments) + ")"
+    if isinstance(value, Concat):
+        return " + ".join(expression(item, indent) for item in value.parts)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -82,7 +101,7 @@ _TOKEN = re.compile(
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-  | (?P<punct>[{}\[\]=,])
+  | (?P<punct>[{}\[\]=,()+])
     """,
     re.VERBOSE,
 )
@@ -144,6 +163,16 @@ class _Parser:
             container.blocks.append(Block(name, label, inner.attributes, inner.blocks))
 
     def value(self) -> Any:
+        first = self.operand()
+        if self.peek()[1] != "+":
+            return first
+        parts = [first]
+        while self.peek()[1] == "+":
+            self.take("+")
+            parts.append(self.operand())
+        return Concat(tuple(parts))
+
+    def operand(self) -> Any:
         kind, token = self.peek()
         if kind == "string":
             self.at += 1
@@ -158,6 +187,15 @@ class _Parser:
                 return token == "true"
             if token == "null":
                 return None
+            if self.peek()[1] == "(":
+                self.take("(")
+                arguments = []
+                while self.peek()[1] != ")":
+                    arguments.append(self.value())
+                    if self.peek()[1] == ",":
+                        self.take(",")
+                self.take(")")
+                return Call(token, tuple(arguments))
             return Ref(token)
         if token == "[":
             self.take("[")

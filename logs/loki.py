@@ -8,7 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from logs.rules import render_log_rule_file
+from render.prometheus_ha import alertmanager_addresses, prometheus_write_urls
 from render.serialize import to_yaml
+from render.tls_clients import remote_write_client, requires_auth, scheme, server_name, serves_tls, with_scheme
+from render.web_config import CA_FILE, CERT_FILE, KEY_FILE, SECRETS_DIR
 from services.topology import Endpoints
 from settings.model import StackSettings
 from settings.types import duration_seconds
@@ -24,6 +27,8 @@ SCHEMA_START = "2024-04-01"
 # The environment variable Loki expands (`-config.expand-env=true`) into the S3 secret key.
 S3_SECRET_ENV = "LOKI_S3_SECRET_ACCESS_KEY"
 S3_SECRET_KEY = "loki_s3_secret_access_key"
+# The client user's password, expanded into ruler.alertmanager_client (no *_file option there).
+CLIENT_PASSWORD_ENV = "WEB_CLIENT_PASSWORD"
 
 
 def hours(duration: str) -> str:
@@ -65,7 +70,10 @@ def render_loki_config(settings: StackSettings, endpoints: Endpoints, port: int)
     limits = loki.limits
     common_storage, storage_config = storage(settings)
     ruler: dict[str, Any] = {
-        "alertmanager_url": endpoints["alertmanager"].url,
+        # Every Alertmanager peer (comma-separated): the mesh deduplicates what the ruler sends each.
+        "alertmanager_url": ",".join(
+            f"{scheme(settings, 'alertmanager')}://{address}" for address in alertmanager_addresses(settings, endpoints)
+        ),
         "enable_api": True,
         "evaluation_interval": "1m",
         "storage": {"type": "local", "local": {"directory": f"{CONFIG_DIR}/{RULES_DIR}"}},
@@ -77,11 +85,16 @@ def render_loki_config(settings: StackSettings, endpoints: Endpoints, port: int)
         # Log-derived recording rules become Prometheus series (Prometheus must accept remote write).
         ruler["remote_write"] = {
             "enabled": True,
-            "clients": {"prometheus": {"url": f"{endpoints['prometheus'].url}/api/v1/write"}},
+            "clients": {
+                name: {"url": with_scheme(settings, url, "prometheus"), **remote_write_client(settings, "prometheus")}
+                for name, url in prometheus_write_urls(settings, endpoints).items()
+            },
         }
+    if serves_tls(settings, "alertmanager"):
+        ruler["alertmanager_client"] = loki_alertmanager_client(settings)
     return {
         "auth_enabled": False,
-        "server": {"http_listen_port": port, "grpc_listen_port": 9095, "log_level": "info"},
+        "server": {"http_listen_port": port, "grpc_listen_port": 9095, "log_level": "info", **loki_server_tls(settings)},
         "common": {
             "path_prefix": DATA_DIR,
             "instance_addr": "127.0.0.1",
@@ -140,9 +153,30 @@ def render_loki_config(settings: StackSettings, endpoints: Endpoints, port: int)
     }
 
 
+def loki_server_tls(settings: StackSettings, secrets_dir: str = SECRETS_DIR) -> dict[str, Any]:
+    """Loki's HTTP listener over TLS (server.http_tls_config, Loki 3.5) with the stack's certificate.
+    Loki has no basic-auth users of its own: see the README's Operations section."""
+    if not serves_tls(settings, "loki"):
+        return {}
+    return {"http_tls_config": {"cert_file": f"{secrets_dir}/{CERT_FILE}", "key_file": f"{secrets_dir}/{KEY_FILE}"}}
+
+
+def loki_alertmanager_client(settings: StackSettings, secrets_dir: str = SECRETS_DIR) -> dict[str, Any]:
+    """ruler.alertmanager_client (Loki 3.5): the CA, the expected name, and the client user. Its
+    password has no file option: Loki expands it from the environment (`-config.expand-env`)."""
+    client: dict[str, Any] = {
+        "tls_ca_path": f"{secrets_dir}/{CA_FILE}",
+        "tls_server_name": server_name(settings, "alertmanager"),
+    }
+    if requires_auth(settings, "alertmanager"):
+        client["basic_auth_username"] = settings.security.auth.client_user
+        client["basic_auth_password"] = f"${{{CLIENT_PASSWORD_ENV}}}"
+    return client
+
+
 def loki_command(settings: StackSettings, config_path: str) -> tuple[str, ...]:
     command = (f"-config.file={config_path}",)
-    if settings.logs.s3:
+    if settings.logs.s3 or settings.security.auth.enabled:
         # Expands ${VAR} in the config from the environment: the S3 secret key never sits in the file.
         command += ("-config.expand-env=true",)
     return command
@@ -150,7 +184,10 @@ def loki_command(settings: StackSettings, config_path: str) -> tuple[str, ...]:
 
 def loki_secret_env(settings: StackSettings) -> dict[str, str]:
     """Environment variable -> secret key (settings.secrets) that Loki needs at start."""
-    return {S3_SECRET_ENV: S3_SECRET_KEY} if settings.logs.s3 else {}
+    variables = {S3_SECRET_ENV: S3_SECRET_KEY} if settings.logs.s3 else {}
+    if settings.security.auth.enabled:
+        variables[CLIENT_PASSWORD_ENV] = "web_client_password"
+    return variables
 
 
 def loki_rule_files(settings: StackSettings) -> dict[str, str]:

@@ -3,10 +3,11 @@ serve — the same family names, types, sample names and label names — with pl
 values, so dashboards and alert rules can be built and tested before the real exporters are rolled
 out (node first, then cAdvisor, then DCGM, then vLLM).
 
-Run: python -m mock_exporter --exporter {node,cadvisor,dcgm,vllm} --listen HOST:PORT
+Run: python -m mock_exporter --exporter {node,cadvisor,dcgm,vllm,spanmetrics} --listen HOST:PORT
          [--seed N] [--hosts N] [--fault KIND] [--cpus N] [--disks N] [--interfaces N]
          [--gpus N] [--containers N] [--clock-offset SECONDS]
          [--vllm-generation current|previous] [--vllm-feature speculative_decoding|lora ...]
+         [--otlp-endpoint URL]
 
 Endpoints (per simulated host):
   GET    /metrics    Prometheus text format 0.0.4.
@@ -25,6 +26,10 @@ The vLLM mock serves the metric names of vLLM v0.33.0, or with --vllm-generation
 v0.10.1.1 (time_per_output_token_seconds before its rename to inter_token_latency_seconds), so rules
 and dashboards can be tried on a fleet mixing both; --vllm-feature adds the speculative-decoding or
 LoRA families a server configured for them serves.
+`spanmetrics` is no exporter of the rollout: it serves the span-metric and service-graph series
+Tempo's metrics-generator derives from a plugin-style request flow (gateway -> plugins -> model
+server -> database, mock_exporter/traced_flow.py), and with --otlp-endpoint it also sends that
+flow's traces over OTLP/HTTP (OpenTelemetry SDK) and logs one line per request with its trace_id.
 
 Faults (parameters optional, defaults shown):
   any       down            {"mode": "503"|"close"}  /metrics answers 503, or closes the connection.
@@ -50,6 +55,9 @@ Faults (parameters optional, defaults shown):
                             decode latencies multiplied; more requests running.
   vllm      queue_growth    {"per_second": 2}  waiting requests grow by that rate, batch full,
                             KV cache ≈ 98.5 %, queue time +30 s, preemptions up.
+  spanmetrics error_rate   {"ratio": 0.3, "service": "model-server"}  that service's server spans fail
+                            at that ratio; the error surfaces in every caller up to the gateway.
+  spanmetrics latency      {"factor": 5, "service": "model-server"}  that service's own time multiplied.
 
 Clearing a fault restores normal behaviour from that instant; counters keep their accumulated values.
 """

@@ -10,7 +10,7 @@ import time
 
 import mock_exporter
 from mock_exporter.base import FaultError, HostOptions
-from mock_exporter.registry import SIMULATORS
+from mock_exporter.registry import KINDS
 from mock_exporter.server import HostServer
 from mock_exporter.vllm import FEATURES as VLLM_FEATURES, GENERATIONS as VLLM_GENERATIONS
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Faults" + mock_exporter.__doc__.split("Faults", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--exporter", required=True, choices=sorted(SIMULATORS))
+    parser.add_argument("--exporter", required=True, choices=sorted(KINDS))
     parser.add_argument("--listen", required=True, type=parse_listen, help="HOST:PORT of the first host (port 0: ephemeral)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hosts", type=positive, default=1, help="simulated hosts on consecutive ports")
@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="vllm: current (v0.33.0 names) or previous (v0.10.1.1: time_per_output_token_seconds, ...)")
     parser.add_argument("--vllm-feature", action="append", default=[], choices=VLLM_FEATURES, dest="vllm_features",
                         help="vllm: also serve the families of this optional feature (repeatable)")
+    parser.add_argument("--otlp-endpoint", metavar="URL",
+                        help="spanmetrics: also send the traces of the flow over OTLP/HTTP to URL (e.g. http://alloy:4318)")
     parser.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
                         help="serve the values of this many seconds from now (negative: ago), e.g. the night's trough")
     return parser
@@ -68,7 +70,7 @@ def start_servers(args: argparse.Namespace) -> list[HostServer]:
                 vllm_generation=args.vllm_generation, vllm_features=tuple(args.vllm_features),
                 clock_offset=args.clock_offset,
             )
-            simulator = SIMULATORS[args.exporter](options)
+            simulator = KINDS[args.exporter](options)
             for kind in args.fault:
                 simulator.add_fault(started_at, kind, {})
             servers.append(HostServer((host, port + index if port else 0), simulator, args.clock_offset))
@@ -81,6 +83,9 @@ def start_servers(args: argparse.Namespace) -> list[HostServer]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.otlp_endpoint and args.exporter != "spanmetrics":
+        print("mock_exporter: --otlp-endpoint is an option of --exporter spanmetrics", file=sys.stderr)
+        return 2
     try:
         servers = start_servers(args)
     except FaultError as error:
@@ -89,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"mock_exporter: cannot listen: {error}", file=sys.stderr)
         return 1
+    if args.otlp_endpoint:
+        from mock_exporter.tracing import start_workload
+
+        for server in servers:
+            start_workload(server.simulator, args.otlp_endpoint, server.lock, args.clock_offset)
     threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True) for s in servers]
     for thread in threads:
         thread.start()

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_docker as docker
 
 from services.spec import Resources, Security, ServiceSpec
+from services.tls import probe_shell_command
 from settings.images import default_image
 from settings.model import StackSettings
 
@@ -44,6 +45,10 @@ def health_test(spec: ServiceSpec) -> list[str]:
         return ["CMD", *spec.health_command]
     url = f"http://{spec.health.host}:{spec.health.port}{spec.health.path}"
     wget = ["wget"] if spec.image_has_wget else [f"{PROBE_KIT_DIR}/busybox", "wget"]
+    # HTTPS or credentials (security.tls/auth): a shell reads the Authorization header from its file.
+    shell = ["sh"] if spec.image_has_wget else [f"{PROBE_KIT_DIR}/busybox", "sh"]
+    if command := probe_shell_command(spec.health, " ".join(wget)):
+        return ["CMD", *shell, "-c", command]
     return ["CMD", *wget, "-q", "-O", "/dev/null", "-T", str(spec.health.timeout_s), url]
 
 
@@ -135,7 +140,8 @@ class DockerPlatform:
             if volume_spec.borrowed_from:
                 # By name: Docker creates it empty if its owner never ran on this host.
                 source = volume_name(prefix, volume_spec.borrowed_from, volume_spec.name)
-                mounts.append(docker.ContainerMountArgs(target=volume_spec.mount_path, type="volume", source=source, read_only=True))
+                mounts.append(docker.ContainerMountArgs(
+                    target=volume_spec.mount_path, type="volume", source=source, read_only=not volume_spec.borrowed_writable))
                 continue
             protect = settings.protect_state and volume_spec.stateful and not volume_spec.outlives_service
             volume = docker.Volume(
@@ -191,7 +197,8 @@ class DockerPlatform:
             spec.name,
             name=f"{prefix}-{spec.name}",
             image=image_ref,
-            command=list(spec.command) or None,
+            # A scheduled job runs its own loop here: Docker has no scheduler.
+            command=list(spec.schedule.loop_command if spec.schedule else spec.command) or None,
             envs=envs,
             ports=[
                 docker.ContainerPortArgs(
@@ -235,14 +242,15 @@ class DockerPlatform:
     def internal_url(self, spec: ServiceSpec) -> str:
         # Host-network services are reached at the stack network's gateway address instead of an alias.
         host = self.settings.docker.gateway if spec.security.host_network else spec.name
-        return f"http://{host}:{spec.health.port}"
+        # https when the service serves TLS (services/tls.py sets its health check's scheme).
+        return f"{spec.health.scheme}://{host}:{spec.health.port}"
 
     def external_url(self, spec: ServiceSpec) -> str | None:
         http = spec.ports[0] if spec.ports else None
         if not http or not http.published:
             return None
         host = str(self.settings.exposure.bind_address)
-        return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{http.published}"
+        return f"{spec.health.scheme}://{'127.0.0.1' if host == '0.0.0.0' else host}:{http.published}"
 
     def workload_name(self, spec: ServiceSpec, workload: pulumi.CustomResource) -> pulumi.Output[str]:
         return workload.name

@@ -26,6 +26,7 @@ from platforms.kubernetes_objects import (
     config_key,
     config_map_name,
     disruption_budget,
+    ingress_metadata,
     ingress_spec,
     namespace_labels,
     peer_service_spec,
@@ -44,6 +45,7 @@ WORKLOADS = {
     "Deployment": k8s.apps.v1.Deployment,
     "StatefulSet": k8s.apps.v1.StatefulSet,
     "DaemonSet": k8s.apps.v1.DaemonSet,
+    "CronJob": k8s.batch.v1.CronJob,
 }
 # Why the host agents' namespace is not `restricted` (shown on the namespace itself).
 AGENTS_NAMESPACE_REASON = (
@@ -195,7 +197,8 @@ class KubernetesPlatform:
                 f"{spec.name}-peers", metadata=metadata(peers), spec=peer_service_spec(settings, spec), opts=opts
             )
         published = spec.name in settings.exposure.publish
-        k8s.core.v1.Service(spec.name, metadata=metadata(spec.name), spec=service_spec(settings, spec, published), opts=opts)
+        if kind != "CronJob":  # a scheduled job serves nothing
+            k8s.core.v1.Service(spec.name, metadata=metadata(spec.name), spec=service_spec(settings, spec, published), opts=opts)
         budget = disruption_budget(settings, spec)
         if budget:
             k8s.policy.v1.PodDisruptionBudget(spec.name, metadata=metadata(spec.name), spec=budget, opts=opts)
@@ -208,7 +211,9 @@ class KubernetesPlatform:
         if spec.name == "grafana":
             ingress = ingress_spec(settings, spec)
             if ingress:
-                k8s.networking.v1.Ingress(spec.name, metadata=metadata(spec.name), spec=ingress, opts=opts)
+                k8s.networking.v1.Ingress(
+                    spec.name, metadata=metadata(spec.name, **ingress_metadata(spec)), spec=ingress, opts=opts
+                )
 
         image: Any = built_image.image_name if spec.built_image and built_image is not None else spec.image
         if spec.built_image and built_image is None:
@@ -251,7 +256,7 @@ class KubernetesPlatform:
 
     def internal_url(self, spec: ServiceSpec) -> str:
         namespace = self.namespace_of.get(spec.name, self.settings.kubernetes.namespace)
-        return f"http://{spec.name}.{namespace}.svc:{spec.health.port}"
+        return f"{spec.health.scheme}://{spec.name}.{namespace}.svc:{spec.health.port}"
 
     def external_url(self, spec: ServiceSpec) -> str | None:
         if spec.name == "grafana":

@@ -34,6 +34,11 @@ def exceptions(spec: ServiceSpec) -> list[tuple[str, str]]:
         found.append(("CKV_K8S_19", reason))
     if security.privileged:
         found.append(("CKV_K8S_16", reason))
+        # Privileged holds every capability and may escalate: a drop list or a no-escalation flag
+        # beside it would be void (services.spec.Security refuses them), so these checks follow.
+        found.append(("CKV_K8S_20", f"privileged, which implies privilege escalation: {reason}"))
+        found.append(("CKV_K8S_28", f"privileged, which holds NET_RAW among every capability: {reason}"))
+        found.append(("CKV_K8S_37", f"privileged, which holds every capability: {reason}"))
     if security.add_capabilities:
         found.append(("CKV_K8S_25", reason))
     if "SYS_ADMIN" in security.add_capabilities:

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from platforms.kubernetes_objects import LABEL_INSTANCE, LABEL_NAME
+from profiles.alloy import GRAFANA_PPROF_PORT, profiled_names
+from services.api import NAME as API
+from services.api import reached_upstreams
+from services.backup import reached_services
 from services.spec import ServiceSpec
 from settings.model import StackSettings
+from traces.tempo import RECEIVER_PORTS as TRACE_RECEIVER_PORTS
 
 # A peer outside the stack: any address (the API server, kubelets, receivers' SaaS, S3, probe targets).
 ANYWHERE = "*"
@@ -46,8 +51,17 @@ def stack_flows(settings: StackSettings, specs: Sequence[ServiceSpec]) -> list[F
     for spec in specs:
         flows.append(Flow(spec.name, CLUSTER_DNS, (53,), "UDP", "name lookups"))
         flows.append(Flow(spec.name, CLUSTER_DNS, (53,), "TCP", "name lookups (large answers)"))
-        if spec.name != "prometheus" and not spec.security.host_network:
+        # A scheduled job serves no metrics: it pushes them (backup jobs, below).
+        if spec.name != "prometheus" and not spec.security.host_network and not spec.schedule:
             flows.append(Flow("prometheus", spec.name, (spec.health.port,), "TCP", "Prometheus scrapes its metrics"))
+        for destination, port, why in reached_services(spec):
+            if destination is None:
+                flows.append(Flow(spec.name, ANYWHERE, (port,), "TCP", why))
+            elif destination in by_name:
+                flows.append(Flow(spec.name, destination, (by_name[destination].health.port,), "TCP", why))
+        for destination, why in reached_upstreams(spec):
+            if destination in by_name:
+                flows.append(Flow(spec.name, destination, (by_name[destination].health.port,), "TCP", why))
     if "prometheus" in by_name:
         flows.append(Flow("prometheus", "prometheus", (by_name["prometheus"].health.port,), "TCP",
                           "each replica scrapes both replicas (meta-monitoring)"))
@@ -79,11 +93,17 @@ def stack_flows(settings: StackSettings, specs: Sequence[ServiceSpec]) -> list[F
             flows.append(Flow("loki", ANYWHERE, (_port_of(settings.logs.s3.endpoint),), "TCP", "S3 object storage"))
     if "grafana" in by_name and "prometheus" in by_name:
         flows.append(Flow("grafana", "prometheus", (by_name["prometheus"].health.port,), "TCP", "the Prometheus datasource"))
+    flows += _signal_flows(settings, by_name)
     for collector in COLLECTORS:
         if collector in by_name:
             flows.append(Flow(collector, ANYWHERE, API_SERVER_PORTS, "TCP", "the API server (pod discovery)"))
     if "blackbox-exporter" in by_name:
         flows.append(Flow("blackbox-exporter", ANYWHERE, (), "TCP", "probes the stack's endpoints and the configured URLs"))
+    if API in by_name:
+        api_port = by_name[API].health.port
+        flows.append(Flow(ANY_POD, API, (api_port,), "TCP", "users and their tools call the monitoring API"))
+        if "api" in _published(settings):
+            flows.append(Flow(ANYWHERE, API, (api_port,), "TCP", "users, through the published Service"))
     if "pushgateway" in by_name:
         flows.append(Flow(ANY_POD, "pushgateway", (by_name["pushgateway"].health.port,), "TCP", "batch jobs push metrics"))
     if "grafana" in by_name and (settings.kubernetes.ingress or "grafana" in _published(settings)):
@@ -92,6 +112,38 @@ def stack_flows(settings: StackSettings, specs: Sequence[ServiceSpec]) -> list[F
     for name in _published(settings):
         if name != "grafana" and name in by_name:
             flows.append(Flow(ANYWHERE, name, (by_name[name].health.port,), "TCP", "users, through the published Service"))
+    return flows
+
+
+def _signal_flows(settings: StackSettings, by_name: dict[str, ServiceSpec]) -> list[Flow]:
+    """Traces and profiles: applications to the collector, the collector to Tempo and Pyroscope (and
+    to the Go services it profiles), Tempo's span metrics to Prometheus, Grafana's two datasources."""
+    flows: list[Flow] = []
+    collectors = [name for name in COLLECTORS if name in by_name]
+    if "tempo" in by_name:
+        tempo_port = by_name["tempo"].health.port
+        for collector in collectors:
+            flows.append(Flow(ANY_POD, collector, tuple(TRACE_RECEIVER_PORTS.values()), "TCP",
+                              "applications send traces (OTLP, Jaeger, Zipkin)"))
+            flows.append(Flow(collector, "tempo", (TRACE_RECEIVER_PORTS["otlp-grpc"],), "TCP", "sampled traces (OTLP gRPC)"))
+        if "grafana" in by_name:
+            flows.append(Flow("grafana", "tempo", (tempo_port,), "TCP", "the Tempo datasource"))
+        if "prometheus" in by_name:
+            flows.append(Flow("tempo", "prometheus", (by_name["prometheus"].health.port,), "TCP",
+                              "span metrics and the service graph (remote write)"))
+        if settings.traces.tempo.s3:
+            flows.append(Flow("tempo", ANYWHERE, (_port_of(settings.traces.tempo.s3.endpoint),), "TCP", "S3 object storage"))
+    if "pyroscope" in by_name:
+        pyroscope_port = by_name["pyroscope"].health.port
+        for collector in collectors:
+            flows.append(Flow(collector, "pyroscope", (pyroscope_port,), "TCP", "pushes profiles"))
+            for name in profiled_names(settings):
+                if name in by_name and name != collector:
+                    port = GRAFANA_PPROF_PORT if name == "grafana" else by_name[name].health.port
+                    flows.append(Flow(collector, name, (port,), "TCP", "profile scrapes (Go pprof)"))
+        flows.append(Flow(ANY_POD, "pyroscope", (pyroscope_port,), "TCP", "applications push profiles (SDKs)"))
+        if "grafana" in by_name:
+            flows.append(Flow("grafana", "pyroscope", (pyroscope_port,), "TCP", "the Pyroscope datasource"))
     return flows
 
 

@@ -13,7 +13,8 @@ import math
 import re
 from typing import Any
 
-from services.spec import ServiceSpec
+from services.spec import ServiceSpec, VolumeSpec
+from services.tls import probe_shell_command
 from settings.kubernetes import Placement
 from settings.model import StackSettings
 
@@ -33,6 +34,11 @@ SECRET_FILE_MODE = 0o440
 AGENT_STATE_ROOT = "/var/lib"
 # Seconds a peer or replica gets to flush its WAL, snapshot or notification log before SIGKILL.
 GRACE_SECONDS = 60
+# The label the StatefulSet controller sets on each of its pods with the pod's own name.
+STATEFULSET_POD_NAME = "statefulset.kubernetes.io/pod-name"
+# A scheduled job's run: started at most this late, stopped after this long.
+CRON_STARTING_DEADLINE_S = 3600
+CRON_ACTIVE_DEADLINE_S = 6 * 3600
 
 
 def selector_labels(settings: StackSettings, spec: ServiceSpec) -> dict[str, str]:
@@ -102,6 +108,18 @@ def quantity_bytes(size: str) -> str:
 def probes(spec: ServiceSpec) -> dict[str, Any]:
     health = spec.health
     http = {"httpGet": {"path": health.path, "port": health.port}, "timeoutSeconds": health.timeout_s}
+    if health.scheme == "https":
+        http["httpGet"]["scheme"] = "HTTPS"
+    if health.authorization_file:
+        # Behind basic auth (security.auth): an httpGet probe would need the password in the pod spec's
+        # httpHeaders; the image's own wget reads it from the mounted secret file instead. An image
+        # without wget gets a TCP probe (the listener is up; TLS and auth are not exercised).
+        command = probe_shell_command(health)
+        http = (
+            {"exec": {"command": ["sh", "-c", command]}, "timeoutSeconds": health.timeout_s}
+            if spec.image_has_wget
+            else {"tcpSocket": {"port": health.port}, "timeoutSeconds": health.timeout_s}
+        )
     startup_period = 5
     return {
         # Liveness and readiness wait until the service has started once (TSDB/WAL replay can be long).
@@ -218,6 +236,13 @@ def volumes_and_mounts(settings: StackSettings, spec: ServiceSpec) -> tuple[list
         claim = claim_name(spec, volume.name)
         if not volume.stateful:
             volumes.append({"name": volume.name, "emptyDir": {}})
+        elif volume.borrowed_from and not spec.per_node:
+            # Another service's claim (the backup job reading Prometheus' TSDB), on the node it is
+            # attached to (see `placement`).
+            name = f"{volume.borrowed_from}-{volume.name}"
+            volumes.append({"name": name, "persistentVolumeClaim": {"claimName": borrowed_claim_name(volume)}})
+            mounts.append({"name": name, "mountPath": volume.mount_path, "readOnly": not volume.borrowed_writable})
+            continue
         elif spec.per_node:
             # A DaemonSet has no claims: its small state lives on the node it reads. A volume borrowed
             # from another agent (Alloy reading Promtail's positions) is that agent's directory, read-only.
@@ -249,6 +274,30 @@ def volumes_and_mounts(settings: StackSettings, spec: ServiceSpec) -> tuple[list
 
 def claim_name(spec: ServiceSpec, volume: str) -> str:
     return f"{spec.name}-{volume}"
+
+
+def borrowed_claim_name(volume: VolumeSpec) -> str:
+    """The claim of a borrowed volume: a StatefulSet replica's from its claim template
+    (`<volume>-<service>-<ordinal>`), a Deployment's by its own name."""
+    owner = volume.borrowed_from
+    if volume.borrowed_replica is not None:
+        return f"{volume.name}-{owner}-{volume.borrowed_replica}"
+    return f"{owner}-{volume.name}"
+
+
+def colocation(settings: StackSettings, spec: ServiceSpec) -> dict[str, Any] | None:
+    """A ReadWriteOnce claim attaches to one node at a time: a pod borrowing one runs on the node of
+    the pod that owns it (several pods of one node may share the claim)."""
+    borrowed = [v for v in spec.volumes if v.borrowed_from and v.stateful]
+    if spec.per_node or not borrowed:
+        return None
+    terms = []
+    for volume in borrowed:
+        labels = {LABEL_NAME: volume.borrowed_from, LABEL_INSTANCE: settings.prefix}
+        if volume.borrowed_replica is not None:
+            labels[STATEFULSET_POD_NAME] = f"{volume.borrowed_from}-{volume.borrowed_replica}"
+        terms.append({"labelSelector": {"matchLabels": labels}, "topologyKey": "kubernetes.io/hostname"})
+    return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": terms}}
 
 
 def storage_size(settings: StackSettings, spec: ServiceSpec) -> str:
@@ -291,6 +340,9 @@ def placement(settings: StackSettings, spec: ServiceSpec) -> dict[str, Any]:
             pod["nodeSelector"] = dict(sorted(chosen.node_selector.items()))
         if chosen.tolerations:
             pod["tolerations"] = [t.model_dump(exclude_none=True) for t in chosen.tolerations]
+    affinity = colocation(settings, spec)
+    if affinity:
+        pod["affinity"] = affinity
     if spec.replicas > 1:
         # Replicas on different nodes (hard) and, where the cluster has zones, in different zones (soft).
         pod["topologySpreadConstraints"] = [
@@ -320,7 +372,8 @@ def container(settings: StackSettings, spec: ServiceSpec, image: Any, mounts: li
         "volumeMounts": mounts,
         "resources": resources(spec),
         "securityContext": container_security(spec),
-        **probes(spec),
+        # A scheduled job runs to completion: nothing to probe.
+        **({} if spec.schedule else probes(spec)),
     }
 
 
@@ -353,6 +406,8 @@ def pod_template(
 
 
 def workload_kind(spec: ServiceSpec) -> str:
+    if spec.schedule:
+        return "CronJob"
     if spec.per_node:
         return "DaemonSet"
     if spec.stable_identity:
@@ -364,8 +419,10 @@ def workload_spec(
     settings: StackSettings, spec: ServiceSpec, image: Any, annotations: dict[str, str], peer_service: str
 ) -> dict[str, Any]:
     template, claims = pod_template(settings, spec, image, annotations)
-    body: dict[str, Any] = {"selector": {"matchLabels": selector_labels(settings, spec)}, "template": template}
     kind = workload_kind(spec)
+    if kind == "CronJob":
+        return cron_job_spec(settings, spec, template)
+    body: dict[str, Any] = {"selector": {"matchLabels": selector_labels(settings, spec)}, "template": template}
     if kind == "DaemonSet":
         body["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
         return body
@@ -384,11 +441,41 @@ def workload_spec(
     return body
 
 
+def cron_job_spec(settings: StackSettings, spec: ServiceSpec, template: dict[str, Any]) -> dict[str, Any]:
+    assert spec.schedule is not None
+    template["spec"]["restartPolicy"] = "Never"
+    return {
+        "schedule": spec.schedule.cron,
+        # The schedule reads in UTC on every platform (the Docker loop's clock).
+        "timeZone": "Etc/UTC",
+        # A run still going when the next is due is not doubled; a missed run starts up to an hour late.
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": CRON_STARTING_DEADLINE_S,
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {
+            "metadata": {"labels": common_labels(settings, spec)},
+            "spec": {
+                # One retry (a new pod); a failed run is on the Pushgateway either way.
+                "backoffLimit": 1,
+                "activeDeadlineSeconds": CRON_ACTIVE_DEADLINE_S,
+                "template": template,
+            },
+        },
+    }
+
+
 def service_ports(spec: ServiceSpec) -> list[dict[str, Any]]:
-    return [
+    ports = [
         {"name": port.name, "port": port.container_port, "targetPort": port.container_port, "protocol": port.protocol}
         for port in spec.ports or ()
     ] or [{"name": "http", "port": spec.health.port, "targetPort": spec.health.port, "protocol": "TCP"}]
+    if spec.health.scheme == "https":
+        # The service's own port serves TLS (security.tls): say so to controllers reading appProtocol.
+        for port in ports:
+            if port["port"] == spec.health.port:
+                port["appProtocol"] = "https"
+    return ports
 
 
 def service_spec(settings: StackSettings, spec: ServiceSpec, published: bool) -> dict[str, Any]:
@@ -433,6 +520,14 @@ def disruption_budget(settings: StackSettings, spec: ServiceSpec) -> dict[str, A
     if spec.replicas < 2 or spec.max_unavailable is None:
         return None
     return {"maxUnavailable": spec.max_unavailable, "selector": {"matchLabels": selector_labels(settings, spec)}}
+
+
+def ingress_metadata(spec: ServiceSpec) -> dict[str, Any]:
+    """Grafana serving HTTPS itself (security.tls): ingress-nginx must speak HTTPS to it (its
+    annotation; the Service port's appProtocol says the same to controllers that read that)."""
+    if spec.health.scheme != "https":
+        return {}
+    return {"annotations": {"nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"}}
 
 
 def ingress_spec(settings: StackSettings, spec: ServiceSpec) -> dict[str, Any] | None:

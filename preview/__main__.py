@@ -53,7 +53,7 @@ def add_missing_secrets(stack: str, flat: dict[str, str], secret_keys: list[str]
     for spec in needed_secrets(settings):
         key = f"monitoring:{spec.key}"
         if key not in flat:
-            flat[key] = f"{PLACEHOLDER}-{spec.key}"
+            flat[key] = spec.placeholder(settings, PLACEHOLDER) if spec.placeholder else f"{PLACEHOLDER}-{spec.key}"
             secret_keys.append(key)
             notices.append(
                 f"{key} is not set; previewing with a placeholder. For a real deployment: "

@@ -98,6 +98,15 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+# The pulumi-tls resources (components/certificates.py) and the PEM outputs each computes.
+PEM_OUTPUTS = {
+    "tls:index/privateKey:PrivateKey": (("privateKeyPem", "PRIVATE KEY"), ("publicKeyPem", "PUBLIC KEY")),
+    "tls:index/selfSignedCert:SelfSignedCert": (("certPem", "CERTIFICATE"),),
+    "tls:index/certRequest:CertRequest": (("certRequestPem", "CERTIFICATE REQUEST"),),
+    "tls:index/locallySignedCert:LocallySignedCert": (("certPem", "CERTIFICATE"),),
+}
+
+
 class StackMocks(pulumi.runtime.Mocks):
     """Outputs a real provider would compute, so dependent inputs resolve to meaningful values."""
 
@@ -107,6 +116,10 @@ class StackMocks(pulumi.runtime.Mocks):
             # The pinned reference stands in for the image digest the daemon would return.
             outputs["imageId"] = args.inputs["name"]
             outputs["repoDigest"] = f"{args.inputs['name']}@sha256:{'0' * 64}"
+        if args.typ in PEM_OUTPUTS:
+            # The Pulumi TLS provider's computed PEM: a recognisable stand-in (no key is generated offline).
+            for output, kind in PEM_OUTPUTS[args.typ]:
+                outputs[output] = f"-----BEGIN {kind}-----\npreview {args.name}\n-----END {kind}-----\n"
         if args.typ == "docker:index/container:Container" and args.inputs.get("attach"):
             # An attached one-shot container as the provider reads it back after a successful run.
             outputs.update(exitCode=0, containerLogs="")

@@ -13,6 +13,7 @@ from preview.kubernetes import CONFIG_MAP, config_map_documents, kubernetes_mani
 CONTAINER = "docker:index/container:Container"
 DASHBOARD = "grafana:oss/dashboard:Dashboard"
 DATASOURCE = "grafana:oss/dataSource:DataSource"
+API_COMPONENT = "monitoring:api:MonitoringApi"
 
 
 def label_map(registration: Registration) -> dict[str, str]:
@@ -42,6 +43,15 @@ def deployed_documents(monitor: RecordingMonitor) -> dict[str, str]:
     return documents
 
 
+def api_documents(monitor: RecordingMonitor) -> dict[str, str]:
+    """The monitoring API's OpenAPI document, when the stack deploys the API (generated from its code)."""
+    if not any(registration.type == API_COMPONENT for registration in monitor.registrations):
+        return {}
+    from api.app import openapi_json
+
+    return {"api/openapi.json": openapi_json()}
+
+
 def write_build(out_dir: Path, monitor: RecordingMonitor) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -53,7 +63,7 @@ def write_build(out_dir: Path, monitor: RecordingMonitor) -> None:
     )
     # Every Kubernetes object as a manifest, under kubernetes/<namespace>/ (none on Docker).
     manifests = {f"kubernetes/{path}": content for path, content in kubernetes_manifests(monitor).items()}
-    for relpath, content in sorted({**deployed_documents(monitor), **manifests}.items()):
+    for relpath, content in sorted({**deployed_documents(monitor), **manifests, **api_documents(monitor)}.items()):
         path = out_dir / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)

@@ -18,4 +18,7 @@ DASHBOARD_TITLES: Mapping[str, str] = MappingProxyType({
     "alerts-slos": "Alerts and SLOs",
     "data-validation": "Data validation",
     "meta-monitoring": "Meta-monitoring",
+    "capacity": "Capacity planning",
+    "services": "Services (traces)",
+    "profiling": "Profiling",
 })

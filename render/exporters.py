@@ -7,15 +7,21 @@ that targets from file_sd files get them too. Real exporters are job `<exporter>
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from exporters.catalog import EXPORTERS, PROBE_PATH, SCRAPE_CLASSES
 from render.kubernetes_sd import kubelet_cadvisor, stack_pods, vllm_pods
 from services.topology import EXPORTER_ALIASES, Endpoints
+from render.tls_clients import prometheus_client, serves_tls, service_url
+from render.web_config import CA_FILE, CLIENT_PASSWORD_FILE, SECRETS_DIR, auth_on, tls_on
 from settings.model import StackSettings
 
 FILE_SD_DIR = "/etc/prometheus/targets"
 BLACKBOX_MODULES = {"http": "http_2xx", "tcp": "tcp_connect"}
+# The module probing the stack's own endpoints when they serve TLS (render_blackbox_config).
+STACK_PROBE_MODULE = "http_2xx_stack"
+PROBE_MODULE_LABEL = "__tmp_probe_module"
 
 # Cardinality guards: a scrape returning more samples than this fails as a whole (and alerts).
 SAMPLE_LIMITS = {
@@ -75,7 +81,7 @@ def exporter_service(exporter: str, source: str) -> str:
 
 
 def discovery(settings: StackSettings, endpoints: Endpoints, exporter: str, source: str,
-              targets: list[str]) -> dict[str, Any]:
+              targets: list[str], with_service: bool = True) -> dict[str, Any]:
     """How a job finds its targets: the stack's own service for the exporter (the mock, or the real
     exporter when the stack deploys it) and the user's `targets`, static addresses on any platform.
 
@@ -83,7 +89,7 @@ def discovery(settings: StackSettings, endpoints: Endpoints, exporter: str, sour
     (render.kubernetes_sd), real cAdvisor is every kubelet's `/metrics/cadvisor` and real vLLM the
     user's pods matching `kubernetes.discovery.vllm`; the discovery's relabeling comes along (it goes
     first in the job's relabel_configs) with any job fields it needs (scheme, credentials)."""
-    runs_service = source == "mock" or exporter in deployed_exporters(settings)
+    runs_service = with_service and (source == "mock" or exporter in deployed_exporters(settings))
     if settings.platform == "docker":
         addresses = ([endpoint(endpoints, f"mock-{exporter}" if source == "mock" else exporter)] if runs_service else [])
         addresses += targets
@@ -102,13 +108,17 @@ def has_targets(job: dict[str, Any]) -> bool:
     return any(job.get(key) for key in ("static_configs", "file_sd_configs", "kubernetes_sd_configs"))
 
 
-def _job(settings: StackSettings, endpoints: Endpoints, exporter: str, source: str, targets: list[str]) -> dict[str, Any]:
+def _job(settings: StackSettings, endpoints: Endpoints, exporter: str, source: str, targets: list[str],
+         job_name: str | None = None, with_service: bool = True) -> dict[str, Any]:
     spec = EXPORTERS[exporter]
-    found = discovery(settings, endpoints, exporter, source, targets)
+    found = discovery(settings, endpoints, exporter, source, targets, with_service)
+    # The stack's own exporter serves TLS and basic auth when security.tls says so (mocks never do).
+    secured = source == "real" and with_service and exporter in deployed_exporters(settings)
     job: dict[str, Any] = {
-        "job_name": exporter if source == "real" else f"{exporter}-mock",
+        "job_name": job_name or (exporter if source == "real" else f"{exporter}-mock"),
         "scrape_interval": _interval(settings, exporter),
         "metrics_path": spec.metrics_path,
+        **(prometheus_client(settings, exporter) if secured else {}),
         **found,
         "relabel_configs": found.get("relabel_configs", []) + _source_labels(settings, exporter, source),
         "sample_limit": SAMPLE_LIMITS[exporter],
@@ -139,7 +149,14 @@ def exporter_scrape_jobs(settings: StackSettings, endpoints: Endpoints) -> list[
         if settings.exporters.runs_mock(exporter) and EXPORTERS[exporter].has_mock:
             jobs.append(_job(settings, endpoints, exporter, "mock", []))
         if settings.exporters.runs_real(exporter):
-            job = _job(settings, endpoints, exporter, "real", list(getattr(settings.exporters, exporter).targets))
+            targets = list(getattr(settings.exporters, exporter).targets)
+            if targets and serves_tls(settings, exporter) and exporter in deployed_exporters(settings):
+                # The user's own servers need not share the stack's CA and users: a job of their own
+                # (same labels; rules and dashboards select on `exporter`, never on the job).
+                jobs.append(_job(settings, endpoints, exporter, "real", []))
+                jobs.append(_job(settings, endpoints, exporter, "real", targets, f"{exporter}-targets", with_service=False))
+                continue
+            job = _job(settings, endpoints, exporter, "real", targets)
             if has_targets(job):
                 jobs.append(job)
     if settings.exporters.blackbox.mode == "real":
@@ -155,8 +172,40 @@ def probe_targets(settings: StackSettings, endpoints: Endpoints) -> dict[str, li
     if blackbox.probe_stack:
         from services.topology import HEALTH_PATHS
 
-        http = [f"{endpoints[name].url}{path}" for name, path in HEALTH_PATHS.items() if name in endpoints] + http
+        http = _stack_health_urls(settings, endpoints) + http
     return {"http": http, "tcp": list(blackbox.tcp_probes)}
+
+
+def _stack_health_urls(settings: StackSettings, endpoints: Endpoints, tls_only: bool = False) -> list[str]:
+    from services.topology import HEALTH_PATHS
+
+    return [f"{service_url(settings, endpoints[name], name)}{path}" for name, path in HEALTH_PATHS.items()
+            if name in endpoints and (serves_tls(settings, name) or not tls_only)]
+
+
+def stack_probe_targets(settings: StackSettings, endpoints: Endpoints) -> list[str]:
+    """The stack's own TLS endpoints among the http probes (probed with the stack's CA and client user);
+    only those serving TLS, since the module sends the client user's password."""
+    return _stack_health_urls(settings, endpoints, tls_only=True) if settings.exporters.blackbox.probe_stack else []
+
+
+def _probe_groups(settings: StackSettings, endpoints: Endpoints, kind: str, targets: list[str]) -> list[dict[str, Any]]:
+    """Target groups of a probe job: with TLS on, the stack's own endpoints get the module holding
+    the CA and the client user, so no credential goes to the user's URLs. The group's label becomes
+    `__param_module` by relabeling: a group's `__param_module` itself loses to the job's `params` in
+    Prometheus 2.x (it wins from 3.0)."""
+    own = stack_probe_targets(settings, endpoints) if kind == "http" and tls_on(settings) else []
+    if not own:
+        return [{"targets": targets}]
+    others = [target for target in targets if target not in own]
+    return [{"targets": own, "labels": {PROBE_MODULE_LABEL: STACK_PROBE_MODULE}}] + ([{"targets": others}] if others else [])
+
+
+def _module_relabeling(settings: StackSettings, kind: str) -> list[dict[str, Any]]:
+    if kind != "http" or not tls_on(settings) or not settings.exporters.blackbox.probe_stack:
+        return []
+    return [{"source_labels": [PROBE_MODULE_LABEL], "regex": "(.+)", "target_label": "__param_module",
+             "replacement": "$1", "action": "replace"}]
 
 
 def blackbox_probe_jobs(settings: StackSettings, endpoints: Endpoints) -> list[dict[str, Any]]:
@@ -169,10 +218,12 @@ def blackbox_probe_jobs(settings: StackSettings, endpoints: Endpoints) -> list[d
                 "job_name": f"blackbox-{kind}",
                 "metrics_path": PROBE_PATH,
                 "params": {"module": [BLACKBOX_MODULES[kind]]},
-                "static_configs": [{"targets": targets}],
+                "static_configs": _probe_groups(settings, endpoints, kind, targets),
+                **prometheus_client(settings, "blackbox"),
                 "relabel_configs": [
                     {"source_labels": ["__address__"], "target_label": "__param_target"},
                     {"source_labels": ["__param_target"], "target_label": "instance"},
+                    *_module_relabeling(settings, kind),
                     {"target_label": "__address__", "replacement": endpoint(endpoints, "blackbox")},
                     {"target_label": "probe", "replacement": kind},
                     *_source_labels(settings, "blackbox", "real"),
@@ -196,10 +247,24 @@ def federation_job(settings: StackSettings) -> dict[str, Any]:
     }
 
 
-def render_blackbox_config() -> dict[str, Any]:
-    """blackbox.yml: the probe modules the probe jobs use."""
+def render_blackbox_config(settings: StackSettings | None = None, secrets_dir: str = SECRETS_DIR) -> dict[str, Any]:
+    """blackbox.yml: the probe modules the probe jobs use (with TLS on, one more for the stack's own
+    endpoints: their CA, and the client user where the service asks for it)."""
+    modules = _blackbox_modules()
+    if settings is not None and tls_on(settings):
+        stack_http = copy.deepcopy(modules["http_2xx"])
+        stack_http["http"]["tls_config"] = {"ca_file": f"{secrets_dir}/{CA_FILE}"}
+        if auth_on(settings):
+            stack_http["http"]["basic_auth"] = {
+                "username": settings.security.auth.client_user,
+                "password_file": f"{secrets_dir}/{CLIENT_PASSWORD_FILE}",
+            }
+        modules[STACK_PROBE_MODULE] = stack_http
+    return {"modules": modules}
+
+
+def _blackbox_modules() -> dict[str, Any]:
     return {
-        "modules": {
             "http_2xx": {
                 "prober": "http",
                 "timeout": "5s",
@@ -213,4 +278,3 @@ def render_blackbox_config() -> dict[str, Any]:
             },
             "tcp_connect": {"prober": "tcp", "timeout": "5s", "tcp": {"preferred_ip_protocol": "ip4"}},
         }
-    }

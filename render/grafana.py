@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from profiles.alloy import GRAFANA_PPROF_PORT
+from render.grafana_auth import render_grafana_security
 from settings.model import StackSettings
 
 SECRETS_DIR = "/run/secrets"
@@ -16,7 +18,7 @@ SECRETS_DIR = "/run/secrets"
 def render_grafana_ini(settings: StackSettings, port: int) -> dict[str, dict[str, Any]]:
     grafana = settings.grafana
     root_url = settings.grafana_url + "/"
-    return {
+    document: dict[str, dict[str, Any]] = {
         "server": {"http_port": port, "root_url": root_url, "enable_gzip": True},
         "security": {
             "admin_user": grafana.admin_user,
@@ -42,7 +44,21 @@ def render_grafana_ini(settings: StackSettings, port: int) -> dict[str, dict[str
             "feedback_links_enabled": False,
         },
         "snapshots": {"external_enabled": False},
+        # The status page is a public dashboard (settings sla.status_page); off, Grafana serves none.
+        "public_dashboards": {"enabled": settings.sla.status_page.enabled},
         "metrics": {"enabled": True},
         "log": {"mode": "console", "level": "info"},
         "paths": {"data": "/var/lib/grafana", "provisioning": "/etc/grafana/provisioning"},
+        **_profiling(settings),
     }
+    # HTTPS, /metrics behind the client user, and single sign-on (security.*; render/grafana_auth.py).
+    for section, keys in render_grafana_security(settings).items():
+        document[section] = {**document.get(section, {}), **keys}
+    return document
+
+
+def _profiling(settings: StackSettings) -> dict[str, dict[str, Any]]:
+    """Grafana's pprof endpoints, for the collector to profile it like the stack's other Go services."""
+    if not (settings.runs_profiles and settings.profiles.stack):
+        return {}
+    return {"diagnostics.profiling": {"enabled": True, "addr": "0.0.0.0", "port": GRAFANA_PPROF_PORT}}

@@ -8,6 +8,7 @@ from render.exporters import LABEL_LIMITS, exporter_scrape_jobs, fixed_labels
 from render.kubernetes_sd import stack_pods
 from render.prometheus_ha import alert_relabeling, alertmanager_addresses, replica_external_labels, replica_flags
 from render.remote_write import remote_write_config
+from render.tls_clients import prometheus_client
 from services.topology import CONTAINER_PORTS, Endpoints
 from settings.model import StackSettings
 
@@ -21,7 +22,18 @@ SELF_SCRAPED = {
     "loki": "/metrics",
     "promtail": "/metrics",
     "alloy": "/metrics",
+    "tempo": "/metrics",
+    "pyroscope": "/metrics",
+    "monitoring-api": "/metrics",
 }
+
+# The monitoring API's user rules (api/, services/api.py): its volume, mounted read-only here and
+# globbed beside the rendered rules, on one Docker host (where Prometheus can share its volume).
+USER_RULES_DIR = "/etc/prometheus/user-rules"
+
+
+def user_rules_on(settings: StackSettings) -> bool:
+    return settings.api.enabled and settings.platform == "docker"
 
 # Guards against a misbehaving target flooding the TSDB (a scrape above these fails as a whole).
 SELF_SAMPLE_LIMIT = 50_000
@@ -46,6 +58,8 @@ def self_scrape_jobs(settings: StackSettings, endpoints: Endpoints) -> list[dict
                 "job_name": service,
                 "metrics_path": path,
                 **self_discovery(settings, endpoints, service),
+                # https, the CA, the expected name and the client user when the service serves TLS.
+                **prometheus_client(settings, service),
                 "sample_limit": SELF_SAMPLE_LIMIT,
                 **LABEL_LIMITS,
             }
@@ -68,12 +82,16 @@ def render_prometheus_config(
         },
         "alerting": {
             "alertmanagers": [
-                {"api_version": "v2", "static_configs": [{"targets": alertmanager_addresses(settings, endpoints)}]}
+                {
+                    "api_version": "v2",
+                    **prometheus_client(settings, "alertmanager"),
+                    "static_configs": [{"targets": alertmanager_addresses(settings, endpoints)}],
+                }
             ],
             **alert_relabeling(settings),
         },
         **remote_write_config(settings),
-        "rule_files": [f"{rules_dir}/*.yml"],
+        "rule_files": [f"{rules_dir}/*.yml", *([f"{USER_RULES_DIR}/*.yml"] if user_rules_on(settings) else [])],
         "scrape_configs": self_scrape_jobs(settings, endpoints) + exporter_scrape_jobs(settings, endpoints),
     }
 
@@ -90,5 +108,12 @@ def prometheus_command(settings: StackSettings, config_path: str, data_dir: str,
     ]
     if prometheus.retention_size:
         args.append(f"--storage.tsdb.retention.size={prometheus.retention_size}")
+    if settings.runs_traces:
+        # Keeps the trace ids Tempo's span metrics carry, for Grafana's exemplar links to traces.
+        args.append("--enable-feature=exemplar-storage")
+    if settings.runs_backups:
+        # The backup job's TSDB snapshots (POST /api/v1/admin/tsdb/snapshot). The published proxy
+        # refuses every admin API; inside, only the stack's services (on a cluster: the listed flows) reach it.
+        args.append("--web.enable-admin-api")
     args += replica_flags(settings)
     return args

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.high_availability import ALERTMANAGER_PEERS, peer_hosts, replicated
+from services.high_availability import ALERTMANAGER_PEERS, PROMETHEUS_REPLICAS, peer_hosts, replicated
 from services.topology import CONTAINER_PORTS, Endpoints
 from settings.model import StackSettings
 
@@ -39,6 +39,19 @@ def alertmanager_addresses(settings: StackSettings, endpoints: Endpoints) -> lis
         return [endpoints["alertmanager"].address]
     port = CONTAINER_PORTS["alertmanager"]
     return [f"{host}:{port}" for host in peer_hosts(settings, "alertmanager", ALERTMANAGER_PEERS)]
+
+
+def prometheus_write_urls(settings: StackSettings, endpoints: Endpoints) -> dict[str, str]:
+    """Remote-write URL of each Prometheus, by client name: the one Prometheus, or every replica by its
+    stable DNS name (a write through the Service would reach one replica only, and the other
+    replica's copy of a log-derived series would have gaps)."""
+    if not replicated(settings):
+        return {"prometheus": f"{endpoints['prometheus'].url}/api/v1/write"}
+    port = CONTAINER_PORTS["prometheus"]
+    return {
+        host.split(".")[0]: f"http://{host}:{port}/api/v1/write"
+        for host in peer_hosts(settings, "prometheus", PROMETHEUS_REPLICAS)
+    }
 
 
 def _major_version(image: str) -> int | None:

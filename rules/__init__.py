@@ -12,7 +12,7 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from rules import capacity, containers, gpu, integrity, llm, node, slo, stack, targets
+from rules import backup, capacity, containers, gpu, integrity, llm, node, signals, sla, slo, stack, targets, traces
 from rules.common import RuleContext, scaled, stack_services
 from rules.model import AlertRule, RuleGroup, RuleModule
 from settings.alerting import AlertingSettings, RuleOverride
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from settings.model import StackSettings
 
 # One module per domain; each has a `CONFIG` (selectors, windows, thresholds) and `build(ctx, config)`.
-MODULES = (stack, targets, node, containers, gpu, llm, integrity, capacity, slo)
+MODULES = (stack, targets, node, containers, gpu, llm, integrity, capacity, slo, sla, traces, signals, backup)
 DURATION = re.compile(r"(\d+[dhms])+")
 # Alerts that by design have no "must not fire" case.
 ALWAYS_FIRING = frozenset({"Watchdog"})

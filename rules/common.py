@@ -9,19 +9,25 @@ from typing import TYPE_CHECKING, Mapping
 from settings.types import duration_seconds
 
 if TYPE_CHECKING:
+    from rules.capacity import Sizes
     from settings.alerting import SloSettings
+    from settings.capacity import CapacitySettings
+    from settings.sla import SlaSettings
     from settings.model import StackSettings
 
 # The stack's own services; each is scraped as job `<name>` with label `service="<name>"`. The
 # log collector is Promtail or Alloy (`logs.collector`): only the one a stack runs gets alerts.
-STACK_SERVICES = ("prometheus", "alertmanager", "grafana", "loki", "promtail")
+# Tempo and Pyroscope run while their signal is on (`settings.runs_traces`, `runs_profiles`).
+STACK_SERVICES = ("prometheus", "alertmanager", "grafana", "loki", "promtail", "tempo", "pyroscope")
 LOG_COLLECTORS = ("promtail", "alloy")
 EVERY_STACK_SERVICE = STACK_SERVICES + ("alloy",)
 
 
 def stack_services(settings: "StackSettings") -> tuple[str, ...]:
-    """The stack services a stack deploys: the core four and its one log collector."""
-    return tuple(s for s in STACK_SERVICES if s not in LOG_COLLECTORS) + (settings.logs.collector,)
+    """The stack services a stack deploys: the core four, its one log collector, Tempo and Pyroscope when on."""
+    idle = {"tempo": not settings.runs_traces, "pyroscope": not settings.runs_profiles}
+    core = tuple(s for s in STACK_SERVICES if s not in LOG_COLLECTORS and not idle.get(s, False))
+    return core + (settings.logs.collector,)
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,22 @@ class RuleContext:
     services: tuple[str, ...] = STACK_SERVICES
     # Value of the `env` label on series the rules create from nothing (vector(1)).
     environment: str = ""
+    # The SLAs (`sla` settings); None builds no SLA rules.
+    sla: "SlaSettings | None" = None
+    # Capacity planning's settings and the sizes no metric reports (rules/capacity.py); None: defaults.
+    capacity: "CapacitySettings | None" = None
+    capacity_sizes: "Sizes | None" = None
+    # Tempo runs (`settings.runs_traces`): its span metrics exist, so the service rules apply.
+    traces: bool = True
+    # Pyroscope runs (`settings.runs_profiles`): the profile pipeline's rules apply.
+    profiles: bool = True
+    # The backup job runs (`settings.runs_backups`) and reports to the stack's Pushgateway: its last
+    # success may be this old (`backup.stale_after`); None builds no backup rules.
+    backup_stale_after: str | None = "26h"
 
     @classmethod
     def from_settings(cls, settings: "StackSettings", services: tuple[str, ...] = STACK_SERVICES) -> "RuleContext":
+        from rules.capacity import sizes_from
         from settings.exporters import ExportersSettings
 
         exporters = settings.exporters
@@ -49,6 +68,14 @@ class RuleContext:
             slo_long_interval=settings.alerting.slo_long_interval,
             services=services,
             environment=settings.environment,
+            sla=settings.sla,
+            capacity=settings.capacity,
+            capacity_sizes=sizes_from(settings),
+            traces=settings.runs_traces,
+            profiles=settings.runs_profiles,
+            # The job reports through the Pushgateway: without it there is nothing to watch.
+            backup_stale_after=settings.backup.stale_after
+            if settings.runs_backups and settings.exporters.pushgateway.mode == "real" else None,
         )
 
     def enabled(self, exporter: str) -> bool:

@@ -13,6 +13,7 @@ from rules.model import AlertCase, AlertRule, ExpectedAlert, RecordingRule, Rule
 from rules.text import INSTANCE, THRESHOLD, VALUE, VALUE_PCT, label
 
 BY_SOURCE = "env, exporter, source"
+CONTRACT_GROUP = "integrity.contract.rules"
 MOCK = 'source="mock"'
 REAL = 'source="real"'
 
@@ -106,7 +107,7 @@ def contract_names(exporter: str) -> list[str]:
 def contract_missing(ctx: RuleContext, c: IntegrityConfig) -> tuple[RecordingRule, ...]:
     """Per deployed exporter, env and source: how many of its contract's sample names no target
     serves. Counting names means grouping every series of the exporter, which at fleet scale is
-    the dearest query there is: recorded once per evaluation, not at every dashboard load. Only
+    the dearest query there is: recorded on a slow interval, not at every dashboard load. Only
     names of the contract are counted, so the extra families a real exporter serves (go_*,
     process_*) cannot hide a missing one."""
     rules = []
@@ -128,7 +129,6 @@ def recordings(ctx: RuleContext, c: IntegrityConfig) -> tuple[RecordingRule, ...
     s = sel(c.selector)
     env = {"env": ctx.environment} if ctx.environment else {}
     return (
-        *contract_missing(ctx, c),
         RecordingRule("exporter_source:up:sum", f"sum by ({BY_SOURCE}) (up{s})"),
         RecordingRule("exporter_source:scrape_samples_scraped:sum", f"sum by ({BY_SOURCE}) (scrape_samples_scraped{s})"),
         RecordingRule(
@@ -257,5 +257,11 @@ def build(ctx: RuleContext, config: IntegrityConfig = CONFIG) -> RuleModule:
     return RuleModule(
         domain="integrity",
         component="integrity",
-        groups=(RuleGroup("integrity.rules", recordings(ctx, config)), RuleGroup("integrity.alerts", alerts(ctx, config))),
+        groups=(
+            RuleGroup("integrity.rules", recordings(ctx, config)),
+            # Reads every exporter series: on the slow groups' interval (alerting.slo_long_interval),
+            # as completeness changes only when an exporter is deployed or reconfigured.
+            RuleGroup(CONTRACT_GROUP, contract_missing(ctx, config), interval=ctx.slo_long_interval),
+            RuleGroup("integrity.alerts", alerts(ctx, config)),
+        ),
     )

@@ -31,5 +31,8 @@ def known_alert_names(slo_names: tuple[str, ...]) -> frozenset[str]:
         SloSettings(name=name, description=name, objective=0.99, total="x[$window]", bad="x[$window]")
         for name in slo_names
     )
-    ctx = RuleContext(modes=MappingProxyType(_everything_on()), slos=slos, services=EVERY_STACK_SERVICE)
+    from settings.sla import SlaSettings
+
+    # SLA alerts are named once for every SLA (the `sla` label tells them apart): the defaults list them.
+    ctx = RuleContext(modes=MappingProxyType(_everything_on()), slos=slos, services=EVERY_STACK_SERVICE, sla=SlaSettings())
     return frozenset(alert.name for module in rule_modules(ctx) for alert in module.alerts)

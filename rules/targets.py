@@ -41,6 +41,8 @@ SERVICE_TARGETS = (
     Target("loki", "Loki", "stack", "meta-monitoring", "the Loki container, its storage volume and /ready"),
     Target("promtail", "Promtail", "stack", "meta-monitoring", "the Promtail container and its access to the Docker socket"),
     Target("alloy", "Grafana Alloy", "stack", "meta-monitoring", "the Alloy container, its access to the Docker socket and its /-/ready"),
+    Target("tempo", "Tempo", "stack", "meta-monitoring", "the Tempo container, its volume (or S3 bucket) and /ready"),
+    Target("pyroscope", "Pyroscope", "stack", "meta-monitoring", "the Pyroscope container, its volume and /ready"),
 )
 
 

@@ -24,6 +24,11 @@ declare -A TOOLS=(
   [/usr/sbin/nginx]=nginx
   # A long-term store that accepts Prometheus remote write (the remote_write proof).
   [victoria-metrics]=victoria-metrics
+  # Grafana's LDAP sign-in, proven against a real OpenLDAP (tests/security/test_ldap.py).
+  [/usr/sbin/slapd]=slapd
+  [/usr/bin/ldapsearch]=ldap-utils
+  # Backups: storage, encryption, deduplication and retention (the backup/ program and its proof).
+  [/usr/bin/restic]=restic
 )
 missing=()
 for tool in "${!TOOLS[@]}"; do

@@ -55,6 +55,7 @@ def _alertmanager(settings: StackSettings, spec: ServiceSpec) -> ServiceSpec:
 
 def _loki(settings: StackSettings, spec: ServiceSpec) -> ServiceSpec:
     # Single binary: one replica that owns its volume (or the S3 bucket) and its name.
+    # Tempo and Pyroscope run the same way (single binary, blocks on their own volume or bucket).
     return dataclasses.replace(spec, stable_identity=True)
 
 
@@ -90,6 +91,8 @@ SHAPES = {
     "prometheus": _prometheus,
     "alertmanager": _alertmanager,
     "loki": _loki,
+    "tempo": _loki,
+    "pyroscope": _loki,
     "promtail": _collector,
     "alloy": _collector,
     "node-exporter": _node_exporter,

@@ -127,5 +127,10 @@ def collector_service(settings: StackSettings, endpoints: Endpoints) -> ServiceS
 
 
 def without_idle_collector(settings: StackSettings, endpoints: Endpoints) -> dict:
-    """The endpoints minus the collector this stack does not run (so nothing scrapes it)."""
-    return {name: endpoint for name, endpoint in endpoints.items() if name not in COLLECTORS or name == settings.logs.collector}
+    """The endpoints minus the collector this stack does not run, Tempo or Pyroscope when their
+    signal is off, and the monitoring API when it is off (so nothing scrapes or sends to them)."""
+    idle = {name for name in COLLECTORS if name != settings.logs.collector}
+    idle |= {name for name, runs in (("tempo", settings.runs_traces), ("pyroscope", settings.runs_profiles)) if not runs}
+    # The monitoring API when it is off (settings api.enabled).
+    idle |= set() if settings.api.enabled else {"monitoring-api"}
+    return {name: endpoint for name, endpoint in endpoints.items() if name not in idle}

@@ -5,8 +5,11 @@ from __future__ import annotations
 from alerting.alertmanager import alertmanager_environment, alertmanager_files, alertmanager_secret_files
 from logs.loki import DATA_DIR as LOKI_DATA_DIR
 from logs.loki import loki_command, loki_rule_files, loki_secret_env, render_loki_config
+from services.api import with_user_rules
 from services.collector import collector_service, without_idle_collector
+from services.traces import grafana_pprof_port, signal_services, with_signals
 from render.grafana import SECRETS_DIR, render_grafana_ini
+from render.grafana_auth import LDAP_CONFIG, grafana_secret_files, render_ldap_toml
 from render.exporters import FILE_SD_DIR
 from render.prometheus import prometheus_command, render_prometheus_config
 from render.remote_write import remote_write_secret_files
@@ -14,6 +17,7 @@ from render.prometheus_proxy import LISTEN_PORT as PROXY_PORT
 from render.prometheus_proxy import render_prometheus_proxy_config
 from render.serialize import to_ini, to_yaml
 from rules import render_rule_files
+from services.tls import proxy_tls, secured
 from services.spec import (
     ConfigFile,
     HostMount,
@@ -78,7 +82,7 @@ def prometheus_proxy_service(settings: StackSettings, endpoints: Endpoints) -> S
         image=default_image("prometheus_proxy"),
         command=("nginx", "-c", f"{config_dir}/nginx.conf"),
         config_dir=config_dir,
-        files=(ConfigFile("nginx.conf", render_prometheus_proxy_config(endpoints["prometheus"])),),
+        files=(ConfigFile("nginx.conf", render_prometheus_proxy_config(endpoints["prometheus"], tls=proxy_tls(settings))),),
         ports=(PortSpec("http", PROXY_PORT, settings.host_port("prometheus")),),
         # Through to Prometheus: healthy means a query would get an answer.
         health=HttpHealthCheck(PROXY_PORT, "/-/ready"),
@@ -125,8 +129,15 @@ def grafana_service(settings: StackSettings) -> ServiceSpec:
         image=settings.grafana.image,
         command=(),
         config_dir=config_dir,
-        files=(ConfigFile("grafana.ini", to_ini(render_grafana_ini(settings, port))),),
-        secret_files=(SecretFile("grafana_admin_password", "grafana_admin_password"),),
+        files=(
+            ConfigFile("grafana.ini", to_ini(render_grafana_ini(settings, port))),
+            # LDAP sign-in (security.sso.ldap): Grafana reads it from [auth.ldap] config_file.
+            *((ConfigFile(LDAP_CONFIG, ldap),) if (ldap := render_ldap_toml(settings)) else ()),
+        ),
+        secret_files=(
+            SecretFile("grafana_admin_password", "grafana_admin_password"),
+            *(SecretFile(key, file_name) for key, file_name in grafana_secret_files(settings)),
+        ),
         env={"GF_PATHS_CONFIG": f"{config_dir}/grafana.ini"},
         ports=_published(settings, "grafana"),
         volumes=(VolumeSpec("data", "/var/lib/grafana"),),
@@ -165,12 +176,17 @@ def loki_service(settings: StackSettings, endpoints: Endpoints) -> ServiceSpec:
 def core_services(settings: StackSettings, endpoints: Endpoints | None = None) -> dict[str, ServiceSpec]:
     """Every core service of a stack, keyed by name, in start order."""
     endpoints = without_idle_collector(settings, endpoints or internal_endpoints(settings))
-    return {
+    services = {
         "alertmanager": alertmanager_service(settings),
-        "prometheus": prometheus_service(settings, endpoints),
+        # With the monitoring API's user rules where it writes them (services/api.py).
+        "prometheus": with_user_rules(settings, prometheus_service(settings, endpoints)),
         # Only a published Prometheus needs its read-only front.
         **({"prometheus-proxy": prometheus_proxy_service(settings, endpoints)} if settings.host_port("prometheus") else {}),
         "loki": loki_service(settings, endpoints),
-        settings.logs.collector: collector_service(settings, endpoints),
-        "grafana": grafana_service(settings),
+        # Tempo and Pyroscope before the collector, which sends to them.
+        **signal_services(settings, endpoints),
+        settings.logs.collector: with_signals(settings, collector_service(settings, endpoints)),
+        "grafana": grafana_pprof_port(settings, grafana_service(settings)),
     }
+    # TLS, web configuration and authentication where security.tls / security.auth ask for them.
+    return {name: secured(settings, spec, name) for name, spec in services.items()}

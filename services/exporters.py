@@ -9,6 +9,7 @@ from exporters.contracts import CONTRACTS
 from render.exporters import deployed_exporters, mocked_exporters, render_blackbox_config
 from render.serialize import to_yaml
 from services.spec import ConfigFile, HostMount, HttpHealthCheck, Resources, SecretFile, Security, ServiceSpec, VolumeSpec
+from services.tls import secured
 from services.topology import EXPORTER_ALIASES
 from settings.images import image_has_wget
 from settings.model import StackSettings
@@ -167,7 +168,7 @@ def blackbox_exporter(settings: StackSettings) -> ServiceSpec:
         image=_image(settings, "blackbox"),
         command=(f"--config.file={config_dir}/blackbox.yml", f"--web.listen-address=:{port}"),
         config_dir=config_dir,
-        files=(ConfigFile("blackbox.yml", to_yaml(render_blackbox_config())),),
+        files=(ConfigFile("blackbox.yml", to_yaml(render_blackbox_config(settings))),),
         health=HttpHealthCheck(port, "/-/healthy"),
         resources=SMALL,
         security=Security(user=NOBODY),
@@ -237,4 +238,6 @@ def exporter_services(settings: StackSettings, mock_image: str) -> dict[str, Ser
     """The exporter containers of a stack per the rollout modes, keyed by exporter (`mock-<x>` for mocks)."""
     services = {name: REAL_EXPORTERS[name](settings) for name in deployed_exporters(settings)}
     services.update({f"mock-{name}": mock_exporter(settings, name, mock_image) for name in mocked_exporters(settings)})
-    return services
+    # The exporter-toolkit ones serve TLS and basic auth with security.tls / security.auth; the mocks
+    # (and cAdvisor, dcgm-exporter, redis_exporter) have no such server: see the README's Operations.
+    return {name: secured(settings, spec, name) for name, spec in services.items()}

@@ -41,6 +41,11 @@ class VolumeSpec:
     # Another service's volume (`<service>`'s volume of this name), mounted read-only and never
     # created or deleted by this service.
     borrowed_from: str | None = None
+    # Mounted writable instead (the backup job removes the Prometheus snapshots it asked for).
+    borrowed_writable: bool = False
+    # Which replica's volume, when each replica of the owner keeps its own (a cluster's StatefulSet);
+    # a borrower of a volume that attaches to one node at a time runs on that replica's node.
+    borrowed_replica: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,15 @@ class HttpHealthCheck:
     timeout_s: int = 5
     retries: int = 5
     start_period_s: int = 30
+    # "https" when the service serves TLS (the probe does not verify the certificate: it dials itself).
+    scheme: str = "http"
+    # A file holding the Authorization header's value, read by the probe at run time, so no
+    # credential sits in a container's or pod's definition (security.auth).
+    authorization_file: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}{self.path}"
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,15 @@ class ApiRead:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A job run to completion on a cron schedule (`command`), instead of a server running forever."""
+
+    cron: str  # five fields, minute hour day-of-month month day-of-week
+    # The same job repeated on `cron` by the image itself, where the platform has no scheduler (Docker).
+    loop_command: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     image: str
@@ -155,6 +178,8 @@ class ServiceSpec:
     api_reads: tuple[ApiRead, ...] = ()
     # Variables set to the running instance's own identity: "name", "ip" or "node" (the node it runs on).
     identity_env: dict[str, str] = field(default_factory=dict)
+    # Runs on a schedule (a CronJob on a cluster, a container running its own loop on Docker).
+    schedule: Schedule | None = None
 
     def file(self, relpath: str) -> ConfigFile:
         return next(f for f in self.files if f.relpath == relpath)

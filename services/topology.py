@@ -36,6 +36,10 @@ CONTAINER_PORTS: dict[str, int] = {
     "loki": 3100,
     "promtail": 9080,
     "alloy": 12345,
+    "tempo": 3200,
+    "pyroscope": 4040,
+    # The monitoring API (api/), when api.enabled.
+    "monitoring-api": 8080,
 }
 
 # Where each core service answers "ready" (blackbox probes and health checks).
@@ -44,6 +48,8 @@ HEALTH_PATHS: dict[str, str] = {
     "prometheus": "/-/ready",
     "loki": "/ready",
     "alertmanager": "/-/ready",
+    "tempo": "/ready",
+    "pyroscope": "/ready",
 }
 
 # Network alias of each deployed real exporter; the node exporter runs in the host's network

@@ -29,6 +29,11 @@ IMAGES: dict[str, CatalogImage] = {
     # Promtail's successor. v1.11 is the first to take over Promtail's positions for labelled file
     # targets and the journal (see logs.alloy). Its Ubuntu image ships no HTTP client: the probe kit is used.
     "alloy": CatalogImage("grafana/alloy:v1.11.3", has_wget=False),
+    # Traces and profiles (settings/traces.py). Both images are distroless (busybox only in
+    # Tempo's debug base, off PATH): the probe kit is used. Config fields checked against these
+    # versions' sources (traces/upstream, profiles/upstream).
+    "tempo": CatalogImage("grafana/tempo:2.9.0", has_wget=False),
+    "pyroscope": CatalogImage("grafana/pyroscope:1.15.0", has_wget=False),
     # The read-only proxy publishing Prometheus (render/prometheus_proxy.py): nginx as uid 101 on
     # port 8080, alpine with busybox wget.
     "prometheus_proxy": CatalogImage("nginxinc/nginx-unprivileged:1.28.0-alpine", has_wget=True),

@@ -86,6 +86,9 @@ class StorageSizes(Strict):
     loki: ByteSize = "50GB"
     grafana: ByteSize = "5GB"
     pushgateway: ByteSize = "1GB"
+    # Trace blocks and the metrics-generator's WAL (unless traces.tempo.s3); profile blocks.
+    tempo: ByteSize = "50GB"
+    pyroscope: ByteSize = "20GB"
 
 
 class IngressSettings(Strict):

@@ -12,12 +12,18 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from settings.alerting import AlertingSettings
+from settings.api import ApiSettings
+from settings.backup import BackupSettings
+from settings.capacity import CapacitySettings
 from settings.discovery import RemoteWriteSettings
 from settings.errors import FieldProblem
 from settings.exporters import ROLLOUT_ORDER, ExportersSettings
 from settings.images import default_image
 from settings.kubernetes import KubernetesSettings
 from settings.logs import AlloySettings, LogsSettings
+from settings.security import SecuritySettings
+from settings.sla import SlaSettings
+from settings.traces import ProfilesSettings, TracesSettings
 from settings.types import (
     ByteSize,
     Duration,
@@ -38,7 +44,8 @@ class ExposureSettings(Strict):
     # Host address that published ports bind to: loopback unless a stack deliberately opens them.
     bind_address: IPv4Address = IPv4Address("127.0.0.1")
     # Which services get a host port at all; the rest are reachable only on the internal network.
-    publish: tuple[Literal["grafana", "prometheus", "loki", "alertmanager"], ...] = PUBLISHABLE
+    # `api` (the monitoring API, when api.enabled) may be added; it is not published by default.
+    publish: tuple[Literal["grafana", "prometheus", "loki", "alertmanager", "api"], ...] = PUBLISHABLE
 
 
 class DockerSettings(Strict):
@@ -185,8 +192,21 @@ class StackSettings(Strict):
     promtail: PromtailSettings = PromtailSettings()
     alloy: AlloySettings = AlloySettings()
     logs: LogsSettings = LogsSettings()
+    # Tempo and the collector's trace pipeline; Pyroscope and the profiles it is fed (settings/traces.py).
+    traces: TracesSettings = TracesSettings()
+    profiles: ProfilesSettings = ProfilesSettings()
     exporters: ExportersSettings = ExportersSettings()
     alerting: AlertingSettings = AlertingSettings()
+    # Forecasts, trends and scaling recommendations (settings/capacity.py).
+    capacity: CapacitySettings = CapacitySettings()
+    # SLAs beside the SLOs: monthly objectives, maintenance windows, the public status page (settings/sla.py).
+    sla: SlaSettings = SlaSettings()
+    # The backup job: schedule, restic repository, retention (settings/backup.py).
+    backup: BackupSettings = BackupSettings()
+    # The monitoring API over the whole stack (settings/api.py, api/).
+    api: ApiSettings = ApiSettings()
+    # TLS and authentication on every endpoint, Grafana's single sign-on (settings/security.py).
+    security: SecuritySettings = SecuritySettings()
 
     @property
     def prefix(self) -> str:
@@ -199,12 +219,31 @@ class StackSettings(Strict):
         return getattr(self, service).port
 
     @property
+    def runs_backups(self) -> bool:
+        """The backup job runs: on by default on Docker, on a cluster once it has an S3 repository."""
+        if self.backup.enabled is not None:
+            return self.backup.enabled
+        return self.platform == "docker" or self.backup.s3 is not None
+
+    @property
+    def runs_traces(self) -> bool:
+        """Tempo and the collector's trace pipeline run (on by default with Alloy)."""
+        return self.traces.enabled is not False and self.logs.collector == "alloy"
+
+    @property
+    def runs_profiles(self) -> bool:
+        """Pyroscope and the collector's profile pipeline run (on by default with Alloy)."""
+        return self.profiles.enabled is not False and self.logs.collector == "alloy"
+
+    @property
     def grafana_url(self) -> str:
         if self.grafana.url:
             return self.grafana.url.rstrip("/")
         if self.platform == "kubernetes" and self.kubernetes.ingress:
             return f"https://{self.kubernetes.ingress.host}"
-        return f"http://{self.exposure.bind_address if str(self.exposure.bind_address) != '0.0.0.0' else '127.0.0.1'}:{self.grafana.port}"
+        # Grafana serves HTTPS itself when security.tls is on.
+        scheme = "https" if self.security.tls.enabled else "http"
+        return f"{scheme}://{self.exposure.bind_address if str(self.exposure.bind_address) != '0.0.0.0' else '127.0.0.1'}:{self.grafana.port}"
 
     @model_validator(mode="after")
     def _consistent(self) -> "StackSettings":
@@ -223,6 +262,7 @@ class StackSettings(Strict):
                 f"lists no vLLM server while vllm.mode is {vllm.mode!r}: add host:port targets or set prometheus.targets_dir"
                 + (" or kubernetes.discovery.vllm.namespaces" if self.platform == "kubernetes" else ""),
             )
+        self._signals_need_alloy()
         if self.platform == "kubernetes":
             self._consistent_on_kubernetes()
         elif "grafana" not in self.exposure.publish and not self.grafana.url:
@@ -232,6 +272,17 @@ class StackSettings(Strict):
                 "leaves Grafana unpublished and grafana.url is unset: Pulumi could not reach Grafana to provision it",
             )
         return self
+
+    def _signals_need_alloy(self) -> None:
+        # Promtail ships logs only; traces and profiles travel through Alloy alone.
+        if self.logs.collector == "alloy":
+            return
+        for signal in ("traces", "profiles"):
+            if getattr(self, signal).enabled is True:
+                raise FieldProblem(
+                    f"{signal}.enabled", True,
+                    f"needs logs.collector alloy (Promtail collects logs only): set logs.collector: alloy or {signal}.enabled: false",
+                )
 
     def _consistent_on_kubernetes(self) -> None:
         if not self.grafana.url and not self.kubernetes.ingress:
@@ -252,6 +303,16 @@ class StackSettings(Strict):
                 "exporters.mock_image.registry",
                 None,
                 f"is unset while mocks run ({', '.join(mocked)}): the cluster pulls the mock image from a registry",
+            )
+        if self.backup.enabled and not self.backup.s3:
+            raise FieldProblem(
+                "backup.s3", None,
+                "is unset while backup.enabled is true: a cluster's backups go to an S3 bucket (a volume there is one node's disk)",
+            )
+        if self.runs_backups and not self.exporters.mock_image.registry:
+            raise FieldProblem(
+                "exporters.mock_image.registry", None,
+                "is unset while backups run: the cluster pulls the backup image (built by the program) from a registry",
             )
         retention_size = self.prometheus.retention_size
         volume = self.kubernetes.storage.prometheus

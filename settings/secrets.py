@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,6 +18,8 @@ class SecretSpec:
     file_name: str
     # What that file holds when a tool wants more than the bare value; None writes the value as set.
     file_content: Callable[[StackSettings, str], str] | None = None
+    # A stand-in of the right shape for offline previews (given the placeholder text); None: the text.
+    placeholder: Callable[[StackSettings, str], str] | None = None
 
     def content(self, settings: StackSettings, value: str) -> str:
         return self.file_content(settings, value) if self.file_content else value
@@ -78,6 +81,13 @@ SECRETS: tuple[SecretSpec, ...] = (
         lambda s: s.logs.s3 is not None,
         "loki_s3_secret_access_key",
     ),
+    # Tempo reads it from an environment variable it expands into its config (traces.tempo.tempo_secret_env).
+    SecretSpec(
+        "tempo_s3_secret_access_key",
+        "the secret access key of Tempo's S3 bucket (traces.tempo.s3)",
+        lambda s: s.runs_traces and s.traces.tempo.s3 is not None,
+        "tempo_s3_secret_access_key",
+    ),
     # Prometheus reads it as basic_auth.password_file or authorization.credentials_file (render.remote_write).
     SecretSpec(
         "prometheus_remote_write_credentials",
@@ -100,6 +110,74 @@ SECRETS: tuple[SecretSpec, ...] = (
         "redis_exporter_password",
     ),
     *ALERTING_SECRETS,
+    # restic reads it with --password-file; backup/ puts the S3 key in restic's environment from its file.
+    SecretSpec(
+        "backup_repository_password",
+        "the password that encrypts the restic backup repository (backups run)",
+        lambda s: s.runs_backups,
+        "backup_repository_password",
+    ),
+    SecretSpec(
+        "backup_s3_secret_access_key",
+        "the secret access key of backup.s3.access_key_id (the backup repository's bucket)",
+        lambda s: s.runs_backups and s.backup.s3 is not None,
+        "backup_s3_secret_access_key",
+    ),
+    # The monitoring API's bearer tokens: the file `python -m api --tokens-file` reads, one
+    # `read <token>` or `write <token>` a line (tokens of 16 characters or more).
+    SecretSpec(
+        "monitoring_api_tokens",
+        "the monitoring API's bearer tokens, one `read <token>` or `write <token>` a line (api.enabled)",
+        lambda s: s.api.enabled,
+        "monitoring_api_tokens",
+        placeholder=lambda s, text: f"read {text}-read-token\nwrite {text}-write-token\n",
+    ),
+    SecretSpec(
+        "monitoring_api_grafana_token",
+        "a Grafana service account token the monitoring API manages its dashboards with (api.grafana_token)",
+        lambda s: s.api.enabled and s.api.grafana_token,
+        "monitoring_api_grafana_token",
+    ),
+    # TLS and authentication (settings/security.py): the stack's own clients sign in as
+    # security.auth.client_user; the program hashes every password with bcrypt for the web configs.
+    SecretSpec(
+        "web_client_password",
+        "the password of security.auth.client_user, the user the stack's own clients sign in as",
+        lambda s: s.security.auth.enabled,
+        "web_client_password",
+    ),
+    SecretSpec(
+        "web_user_passwords",
+        'a JSON object {"<user>": "<password>"} with the password of every user of security.auth.users',
+        lambda s: s.security.auth.enabled and bool(s.security.auth.users),
+        "web_user_passwords",
+        placeholder=lambda s, text: json.dumps({user.name: f"{text}-{user.name}" for user in s.security.auth.users}),
+    ),
+    SecretSpec(
+        "tls_ca_certificate",
+        "your CA's certificate, PEM (security.tls.mode provided), which signs every service certificate",
+        lambda s: s.security.tls.mode == "provided",
+        "ca.crt",
+    ),
+    SecretSpec(
+        "tls_ca_private_key",
+        "your CA's private key, PEM (security.tls.mode provided)",
+        lambda s: s.security.tls.mode == "provided",
+        "ca.key",
+    ),
+    # Grafana expands $__file{...} from these files (render/grafana_auth.py).
+    SecretSpec(
+        "grafana_oauth_client_secret",
+        "the OAuth2 client secret of security.sso.oauth.client_id",
+        lambda s: s.security.sso.oauth is not None,
+        "grafana_oauth_client_secret",
+    ),
+    SecretSpec(
+        "grafana_ldap_bind_password",
+        "the password of security.sso.ldap.bind_dn",
+        lambda s: s.security.sso.ldap is not None,
+        "grafana_ldap_bind_password",
+    ),
 )
 
 SECRET_KEYS = frozenset(spec.key for spec in SECRETS)

@@ -19,3 +19,9 @@ pulumi.export("grafana_url", stack.grafana_url)
 pulumi.export("prometheus_url", stack.prometheus_url)
 pulumi.export("loki_url", stack.loki_url)
 pulumi.export("alertmanager_url", stack.alertmanager_url)
+if stack.status_page is not None:
+    pulumi.export("status_page_url", stack.status_page.url)
+if "monitoring-api" in stack.services:
+    # Published (staging), or the cluster-internal Service address.
+    api = stack.services["monitoring-api"]
+    pulumi.export("monitoring_api_url", api.external_url if api.spec.ports[0].published else api.internal_url)

@@ -13,11 +13,12 @@ family's labels differ); `optional_families` are served only with their `feature
 `Contract.as_served(generation, features)` gives the view of one such server.
 
 A file names its kind by its first key: `exporter:` (an exporter, in `CONTRACTS`), `service:` (one
-of the stack's own services — Prometheus, Alertmanager, Loki, Promtail, Alloy, Grafana — in
+of the stack's own services — Prometheus, Alertmanager, Loki, Promtail, Alloy, Grafana, Tempo, Pyroscope — in
 `SERVICE_CONTRACTS`; `prefixes:` lists how its family names begin when not with its own name) or
 `synthesised:` (series Prometheus writes itself for every target and alerting rule, served by no
 endpoint: `SYNTHESISED`). They are kept apart because exporter code
-iterates `CONTRACTS` as the list of exporters.
+iterates `CONTRACTS` as the list of exporters. `GENERATED` (kind `generated`, no file) lists the
+series Tempo's metrics-generator remote-writes, from traces/tempo_generated.py.
 """
 
 from __future__ import annotations
@@ -202,6 +203,27 @@ SERVICE_CONTRACTS: Mapping[str, Contract] = _load_all("service")
 SYNTHESISED: Contract = _load_all("synthesised")["synthetic"]
 
 
+def _generated_by_tempo() -> Contract:
+    """The series Tempo's metrics-generator writes into Prometheus by remote write (span metrics and
+    the service graph): no scrape endpoint serves them, and traces/tempo_generated.py, read from the
+    pinned Tempo's source, is their one inventory."""
+    from settings.images import IMAGES
+    from traces import tempo_generated
+
+    families = tuple(
+        MetricFamily(name=name, type=kind, labels=frozenset(labels), help=f"Written by Tempo's metrics-generator ({kind}).",
+                     endpoint="remote_write")
+        for name, (kind, labels) in tempo_generated.generated_families().items()
+    )
+    version = IMAGES["tempo"].image.rsplit(":", 1)[1]
+    return Contract(exporter="tempo_generated", upstream_version=f"Tempo v{version.lstrip('v')}", families=families,
+                    provenance="traces/tempo_generated.py", kind="generated")
+
+
+# Series Tempo's metrics-generator writes into Prometheus itself (the traced mock serves the same).
+GENERATED: Contract = _generated_by_tempo()
+
+
 def sample_names(family: MetricFamily) -> tuple[str, ...]:
     """The sample names a family is exposed under (counters keep their name as declared)."""
     if family.type == "histogram":
@@ -222,9 +244,10 @@ def all_metric_names() -> frozenset[str]:
 
 def known_metric_names() -> frozenset[str]:
     """Every sample name of every contract — exporters (of any generation, with any feature), the
-    stack's own services and the series Prometheus synthesises: what rules and dashboards may refer
-    to besides recording rules."""
-    every = (replace(c, families=c.every_family()) for c in (*CONTRACTS.values(), *SERVICE_CONTRACTS.values(), SYNTHESISED))
+    stack's own services, the series Prometheus synthesises and those Tempo's generator writes:
+    what rules and dashboards may refer to besides recording rules."""
+    every = (replace(c, families=c.every_family())
+             for c in (*CONTRACTS.values(), *SERVICE_CONTRACTS.values(), SYNTHESISED, GENERATED))
     return _names_of(every)
 
 

@@ -38,4 +38,6 @@ def live_settings(base: dict[str, Any], interval: str = "2s") -> dict[str, Any]:
     raw["exporters"] = exporters
     # The SLO's long windows (1d, 3d, 30d) are evaluated on their own, slower interval.
     raw["alerting"] = {**raw.get("alerting", {}), "slo_long_interval": interval}
+    # So are the capacity peaks and trends (5 m by default).
+    raw["capacity"] = {**raw.get("capacity", {}), "evaluation_interval": interval}
     return raw

@@ -45,7 +45,8 @@ def queries(model: dict[str, Any]) -> Iterator[PanelQuery]:
                 title=panel["title"],
                 datasource=target["datasource"]["uid"],
                 ref_id=target["refId"],
-                expr=target["expr"],
+                # Tempo's and Pyroscope's targets have no expression (a query type and a selector).
+                expr=target.get("expr", ""),
                 instant=bool(target.get("instant")),
                 may_be_empty=EMPTY_WHEN in panel.get("description", ""),
             )

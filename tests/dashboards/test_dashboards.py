@@ -9,7 +9,7 @@ from itertools import combinations
 import pytest
 
 from dashboards import DASHBOARDS, render_dashboards
-from dashboards.common import EMPTY_WHEN, LOKI_UID, PROVISIONED_DATASOURCES, REFRESH, no_value_text
+from dashboards.common import EMPTY_WHEN, LOKI_UID, PROMETHEUS_UID, PROVISIONED_DATASOURCES, REFRESH, no_value_text
 from tests.conftest import STACKS, stack_settings
 from tests.dashboards.queries import (
     allowed_names,
@@ -32,6 +32,9 @@ EXPECTED_UIDS = (
     "alerts-slos",
     "data-validation",
     "meta-monitoring",
+    "capacity",
+    "services",
+    "profiling",
 )
 # Variables each dashboard must offer (env everywhere it selects exporter or log series).
 REQUIRED_VARIABLES = {
@@ -44,6 +47,9 @@ REQUIRED_VARIABLES = {
     "alerts-slos": {"env", "slo", "severity"},
     "data-validation": {"env", "source"},
     "meta-monitoring": {"job"},
+    "capacity": {"env", "resource"},
+    "services": {"env", "service"},
+    "profiling": {"service"},
 }
 LOKI_LABELS = {"env", "service", "container", "stream", "level", "job", "namespace"}
 
@@ -142,7 +148,7 @@ def test_every_promql_expression_parses_and_uses_known_metrics(stack):
     unknown = []
     for model in models.values():
         for query in queries(model):
-            if query.datasource == LOKI_UID:
+            if query.datasource != PROMETHEUS_UID:
                 continue
             expr = substitute(query.expr, settings)
             promql_parser.parse(expr)
@@ -160,7 +166,7 @@ def test_dashboards_use_the_rendered_recording_rules(stack):
         name
         for model in models.values()
         for query in queries(model)
-        if query.datasource != LOKI_UID
+        if query.datasource == PROMETHEUS_UID
         for name in metric_names(substitute(query.expr, settings))
         if ":" in name and not name.startswith("vllm:")
     }
@@ -172,7 +178,7 @@ def test_exporter_series_are_selected_by_exporter_never_by_job(stack):
     _, models = stack
     for model in models.values():
         for query in queries(model):
-            if query.datasource == LOKI_UID:
+            if query.datasource != PROMETHEUS_UID:
                 continue
             for selector in re.findall(r"\{[^{}]*\}", query.expr):
                 if "exporter=" in selector:

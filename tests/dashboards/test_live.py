@@ -1,5 +1,6 @@
 """Every Prometheus panel of every dashboard, run against a real Prometheus (Debian's 2.42) scraping
-the mock exporters with the rendered configuration and rules.
+the mock exporters with the rendered configuration and rules — and the `spanmetrics` mock, standing in
+for the series Tempo's metrics-generator would remote-write, for the services dashboard.
 
 On the healthy stack, every panel returns data except the problem-only ones (their description
 says "Empty when ..."), which must be empty or zero. Then each problem is made to happen — mock
@@ -23,7 +24,7 @@ import pytest
 import yaml
 
 from dashboards import render_dashboards
-from dashboards.common import LOKI_UID
+from dashboards.common import LOKI_UID, PYROSCOPE_UID, TEMPO_UID
 from mock_exporter.signals import DAY
 from rules.common import stack_services
 from services.topology import Endpoint
@@ -57,6 +58,8 @@ OVERSIZED_HOST_CPUS = 2600
 
 Key = tuple[str, str]  # (dashboard uid, panel title)
 LOKI_DATASOURCE = "Loki datasource: no Loki binary here (LogQL is checked structurally in test_dashboards.py)"
+TEMPO_DATASOURCE = "Tempo datasource (its service map reads the service-graph series the spanmetrics mock serves): no Tempo binary here"
+PYROSCOPE_DATASOURCE = "Pyroscope datasource: no Pyroscope binary here (the query is checked structurally in test_dashboards.py)"
 LOKI_METRICS = "reads Loki's own metrics: no Loki binary here"
 GRAFANA_METRICS = "reads Grafana's own metrics: no Grafana binary here"
 
@@ -72,6 +75,11 @@ SKIPPED: dict[Key, str] = {
     ("logs", "Lines discarded by Loki"): LOKI_METRICS,
     ("meta-monitoring", "Loki ingestion"): LOKI_METRICS,
     ("meta-monitoring", "Grafana request latency (p95)"): GRAFANA_METRICS,
+    ("services", "Dependency map"): TEMPO_DATASOURCE,
+    **{("profiling", title): PYROSCOPE_DATASOURCE for profile in ("CPU", "Memory in use") for title in (
+        f"{profile} by service", f"{profile} flame graph", f"{profile} flame graph, 1d earlier")},
+    ("profiling", "Top functions by CPU time"): PYROSCOPE_DATASOURCE,
+    ("profiling", "Top functions by heap memory in use"): PYROSCOPE_DATASOURCE,
 }
 
 # Problem-only panels and the problem `inject_problems` causes for each.
@@ -92,8 +100,16 @@ PROBLEMS: dict[Key, str] = {
     ("meta-monitoring", "Rule evaluation problems in the last hour"): "a rule file whose rule fails every evaluation",
 }
 
+# Capacity forecasts are guarded by `offset <capacity.min_history>` (7 d): no forecast from a fresh
+# series. The back-test (tests/capacity/) evaluates them on 60 days of history instead.
+CAPACITY_HISTORY = ("the forecast needs capacity.min_history (7 days) of TSDB history, which a run of seconds does not "
+                    "have; tests/capacity/ checks these recordings on backfilled weeks (promtool cases and the back-test)")
+
 # Problem-only panels whose problem cannot be caused here, and exactly why.
 NOT_INJECTED: dict[Key, str] = {
+    ("capacity", "Forecast peak in 30d"): CAPACITY_HISTORY,
+    ("capacity", "Days until full"): CAPACITY_HISTORY,
+    ("capacity", "Scaling recommendations"): CAPACITY_HISTORY,
     ("node", "Filesystems filling within 24 h"):
         "the forecast is guarded by `offset 6h` (no forecast from a fresh series): it needs six hours of TSDB "
         "history, which a run of seconds does not have (disk_fill's slope alone is checked by the node rule cases)",
@@ -113,6 +129,10 @@ NOT_INJECTED: dict[Key, str] = {
 def skip_reason(datasource: str, expr: str) -> str | None:
     if datasource == LOKI_UID:
         return LOKI_DATASOURCE
+    if datasource == TEMPO_UID:
+        return TEMPO_DATASOURCE
+    if datasource == PYROSCOPE_UID:
+        return PYROSCOPE_DATASOURCE
     names = metric_names(expr)
     if any(name.startswith("loki_") for name in names):
         return LOKI_METRICS
@@ -143,6 +163,7 @@ class Live:
     processes: Processes
     receiver: WebhookReceiver
     workdir: Path
+    spanmetrics: Mock
 
     @property
     def url(self) -> str:
@@ -182,6 +203,25 @@ def observe(live: Live, rate_interval: str, only: Callable[[Key], bool] = lambda
     return seen
 
 
+def spanmetrics_job(settings: StackSettings, mock: Mock) -> dict[str, Any]:
+    """The series Tempo's metrics-generator would remote-write, scraped from the traced mock's
+    `spanmetrics` kind instead: its `job`/`instance` kept as the generator writes them, and `env`
+    added as the generator's external label."""
+    return {"job_name": "spanmetrics-mock", "honor_labels": True, "scrape_interval": "2s", "scrape_timeout": "1s",
+            "static_configs": [{"targets": mock.targets, "labels": {"env": settings.environment}}]}
+
+
+def reload_prometheus(live: "Live", config_path: Path, jobs: list[dict[str, Any]]) -> None:
+    """Add `jobs` to the written configuration and reload Prometheus (SIGHUP) until the last is active."""
+    config = yaml.safe_load(config_path.read_text())
+    config["scrape_configs"].extend(jobs)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=True))
+    prometheus = next(p for p in live.processes.running if p.args[0] == PROMETHEUS_BINARY and p.poll() is None)
+    prometheus.send_signal(signal.SIGHUP)
+    wait_until(lambda: any(t["labels"].get("job") == jobs[-1]["job_name"] for t in
+                           http_json(f"{live.url}/api/v1/targets")["data"]["activeTargets"]), 30, "the reloaded configuration")
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     settings = live_stack_settings()
@@ -190,9 +230,12 @@ def live(tmp_path_factory):
         offset = (PINNED_SECOND_OF_DAY - time.time() % DAY) % DAY
         stack = start_stack(settings, workdir, processes, webhook_url=f"{receiver.url}/webhook",
                             clock_offsets={exporter: offset for exporter in MOCKED})
+        spanmetrics = start_mock(processes, "spanmetrics", workdir, clock_offset=offset)
+        live = Live(settings, stack, processes, receiver, workdir, spanmetrics)
+        reload_prometheus(live, workdir / "prometheus.yml", [spanmetrics_job(settings, spanmetrics)])
         wait_until(stack.prometheus.targets_up, 30, "every target up")
         time.sleep(WARM_UP_SECONDS)
-        yield Live(settings, stack, processes, receiver, workdir)
+        yield live
 
 
 @pytest.fixture(scope="module")
@@ -221,18 +264,13 @@ def reload_with_problems(live: Live) -> None:
         **{f"mock-{name}": Endpoint("127.0.0.1", mock.ports[0]) for name, mock in mocks.items()},
     }
     config_path = write_prometheus_config(settings, live.workdir, endpoints, stack_services(settings), mocks)
-    config = yaml.safe_load(config_path.read_text())
-    config["scrape_configs"].append(
-        {"job_name": "written-by-hand", "static_configs": [{"targets": [f"127.0.0.1:{real_port}"], "labels": {"exporter": "node"}}]}
-    )
-    config_path.write_text(yaml.safe_dump(config, sort_keys=True))
     # Many-to-many matching: fails on every evaluation while more than one target is up.
     failing = {"groups": [{"name": "injected-failure", "rules": [{"record": "injected:failure", "expr": "up * on () up"}]}]}
     (live.workdir / "rules" / "injected-failure.yml").write_text(yaml.safe_dump(failing))
-    prometheus = next(p for p in live.processes.running if p.args[0] == PROMETHEUS_BINARY and p.poll() is None)
-    prometheus.send_signal(signal.SIGHUP)
-    wait_until(lambda: any(t["labels"].get("job") == "written-by-hand" for t in
-                           http_json(f"{live.url}/api/v1/targets")["data"]["activeTargets"]), 30, "the reloaded configuration")
+    reload_prometheus(live, config_path, [
+        spanmetrics_job(settings, live.spanmetrics),
+        {"job_name": "written-by-hand", "static_configs": [{"targets": [f"127.0.0.1:{real_port}"], "labels": {"exporter": "node"}}]},
+    ])
 
 
 def inject_problems(live: Live) -> None:
@@ -242,6 +280,7 @@ def inject_problems(live: Live) -> None:
     mocks["cadvisor"].set_fault("restart")
     mocks["dcgm"].set_fault("xid_error", code=48)
     mocks["vllm"].set_fault("down")
+    live.spanmetrics.set_fault("error_rate", ratio=0.5, service="model-server")
     live.receiver.status = 500
 
 
@@ -307,3 +346,27 @@ def test_every_problem_only_panel_shows_its_problem(problems):
     run alone would pass as "empty as expected"."""
     silent = [f"{key}: nothing after {PROBLEMS[key]}" for key in PROBLEMS if not problems.values.get(key)]
     assert not silent, "\n".join(silent)
+
+
+def test_error_propagation_points_at_the_service_where_errors_start(problems, live):
+    """With the model server failing half its requests, the services dashboard's "Errors returned"
+    shows the error in every caller up to the gateway, and "Where errors start" singles out the
+    model server. Mutation caught: a propagation panel that blames the gateway (where the error
+    surfaces) instead of where it starts, or that drops the services without downstream calls."""
+    panels = {query.title: query.expr for query in queries(render_dashboards(live.settings)["services"])}
+
+    def by_service(title: str) -> dict[str, float]:
+        result = instant_query(live.url, substitute(panels[title], live.settings, PROBLEM_RATE_INTERVAL))
+        return {item["metric"]["service"]: float(item["value"][1]) for item in result["data"]["result"]}
+
+    def propagated() -> tuple[dict[str, float], dict[str, float]] | None:
+        returned, started = by_service("Errors returned, by service"), by_service("Where errors start")
+        chain = ("gateway", "plugin-chat", "model-server")
+        if all(returned.get(s, 0) > 0 for s in chain) and started.get("model-server", 0) > 0:
+            return returned, started
+        return None
+
+    returned, started = wait_until(propagated, PROBLEM_TIMEOUT_SECONDS, "the model server's errors in its callers", interval=2)
+    assert set(started) >= {"gateway", "plugin-auth", "plugin-chat", "model-server"}, started
+    assert max(started, key=started.get) == "model-server", started
+    assert started["gateway"] < started["model-server"] / 4, (started, returned)

@@ -27,7 +27,8 @@ HEALTH = "pulumi-python:dynamic:Resource"
 def test_every_dashboard_is_provisioned_as_rendered(previews, stack):
     preview = previews[stack]
     expected = render_dashboards(stack_settings(stack))
-    dashboards = preview.of_type(DASHBOARD)
+    # The public status page is a dashboard of its own component (tests/sla/test_status_page.py).
+    dashboards = [d for d in preview.of_type(DASHBOARD) if preview.by_urn(d["parent"])["type"] != "monitoring:grafana:StatusPage"]
     assert {d["name"] for d in dashboards} == set(expected)
     folder = preview.named(FOLDER, "folder")
     for dashboard in dashboards:
@@ -42,7 +43,9 @@ def test_every_dashboard_is_provisioned_as_rendered(previews, stack):
 def test_datasources_and_health_checks(previews, stack):
     preview = previews[stack]
     datasources = {d["inputs"]["uid"]: d for d in preview.of_type(DATASOURCE)}
-    assert set(datasources) == {"prometheus", "loki", "alertmanager"}
+    # Tempo and Pyroscope run by default (with Alloy): their datasources too (tests/traces/test_correlation.py).
+    assert set(datasources) == {"prometheus", "loki", "alertmanager", "tempo", "pyroscope"}
+    assert datasources["pyroscope"]["inputs"]["type"] == "grafana-pyroscope-datasource"
     alertmanager = datasources["alertmanager"]["inputs"]
     assert alertmanager["type"] == "alertmanager"
     assert json.loads(alertmanager["jsonDataEncoded"])["implementation"] == "prometheus"

@@ -412,5 +412,7 @@ def fast_settings(interval: str = "1s", for_scale: float = 0.02, alerting: dict[
             "for_scale": for_scale,
             **(alerting or {}),
         },
+        # The capacity peaks and trends evaluate on their own (5 m) interval by default.
+        "capacity": {"evaluation_interval": interval},
     }
     return parse_settings(raw, environment)

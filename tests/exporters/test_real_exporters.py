@@ -161,7 +161,8 @@ def test_real_pushgateway_satisfies_its_contract(service_factory: Callable[..., 
     binary = require_binary(PUSHGATEWAY)
     port = free_port()
     gateway = service_factory(
-        [binary, f"--web.listen-address={LOOPBACK}:{port}"], f"http://{LOOPBACK}:{port}/metrics"
+        # Memory only: the binary's default persistence file is shared by every run on the machine.
+        [binary, f"--web.listen-address={LOOPBACK}:{port}", "--persistence.file="], f"http://{LOOPBACK}:{port}/metrics"
     )
     pushed = http(f"http://{LOOPBACK}:{port}/metrics/job/contract_test", "PUT", b"batch_last_success_timestamp_seconds 1\n")
     assert pushed.status == 200

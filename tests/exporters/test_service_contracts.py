@@ -22,6 +22,7 @@ import yaml
 
 from exporters.contracts import (
     CONTRACTS,
+    GENERATED,
     SERVICE_CONTRACTS,
     SYNTHESISED,
     Contract,
@@ -176,7 +177,7 @@ def test_real_prometheus_synthesises_the_series_of_the_synthetic_contract(promet
 # The contracts themselves: well-formed, named after their service, and at the catalog's version.
 
 def test_service_contracts_are_the_stack_services_and_stay_apart_from_exporters() -> None:
-    assert set(SERVICE_CONTRACTS) == {"prometheus", "alertmanager", "loki", "promtail", "alloy", "grafana"}
+    assert set(SERVICE_CONTRACTS) == {"prometheus", "alertmanager", "loki", "promtail", "alloy", "grafana", "tempo", "pyroscope"}
     assert not set(SERVICE_CONTRACTS) & set(CONTRACTS)
     assert {c.kind for c in CONTRACTS.values()} == {"exporter"}
     assert {c.kind for c in SERVICE_CONTRACTS.values()} == {"service"} and SYNTHESISED.kind == "synthesised"
@@ -222,6 +223,7 @@ def test_known_names_join_every_kind_of_contract_without_overlap() -> None:
         {n for c in CONTRACTS.values() for f in c.every_family() for n in sample_names(f)},
         *({n for f in c.every_family() for n in sample_names(f)} for c in SERVICE_CONTRACTS.values()),
         {n for f in SYNTHESISED.families for n in sample_names(f)},
+        {n for f in GENERATED.families for n in sample_names(f)},
     ]
     assert set().union(*groups) == known_metric_names()
     assert sum(len(g) for g in groups) == len(known_metric_names()), "a sample name is claimed by two contracts"

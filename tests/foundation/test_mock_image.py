@@ -17,7 +17,8 @@ IMAGE = "docker:index/image:Image"
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_image_is_built_for_the_docker_hosts_platform(previews, stack):
     """Mutation caught: the build forced to one platform again (`linux/amd64` fails on arm64 hosts)."""
-    images = previews[stack].of_type(IMAGE)
+    # The mock exporter's image (the backup job's has its own context: tests/backup).
+    images = [image for image in previews[stack].of_type(IMAGE) if image["name"] == "mock-exporter"]
     assert images, "both stacks run a mock, so both build the image"
     for image in images:
         build = image["inputs"]["build"]
@@ -61,3 +62,13 @@ def test_the_tag_hash_follows_the_context_exactly(tmp_path: Path):
         assert sources_digest(tmp_path) != original, inside
         path.write_text(before)
     assert sources_digest(tmp_path) == original
+
+
+def test_the_image_installs_the_traced_workloads_packages_at_the_pinned_versions():
+    """Mutation caught: the image's OpenTelemetry pins drifting from requirements.txt (the traced
+    workload tested here with one version, shipped with another), or the install step removed."""
+    import re
+
+    pins = dict(re.findall(r"^(opentelemetry-[a-z-]+)==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M))
+    installed = dict(re.findall(r"(opentelemetry-[a-z-]+)==(\S+)", (ROOT / DOCKERFILE).read_text()))
+    assert pins and installed == pins

@@ -100,7 +100,11 @@ def test_prometheus_command_carries_retention():
     command = core_services(settings)["prometheus"].command
     assert "--storage.tsdb.retention.time=45d" in command
     assert "--storage.tsdb.retention.size=100GB" in command
-    assert not any("enable-lifecycle" in arg or "enable-admin-api" in arg for arg in command)
+    assert not any("enable-lifecycle" in arg for arg in command)
+    # The admin API serves the backup job's TSDB snapshots only: on with backups, off without.
+    assert "--web.enable-admin-api" in command
+    without_backups = parse_settings({"backup": {"enabled": False}}, "staging")
+    assert not any("enable-admin-api" in arg for arg in core_services(without_backups)["prometheus"].command)
 
 
 def test_grafana_ini_is_locked_down():

@@ -26,6 +26,8 @@ STATEFUL_MOUNTS = {
     "alertmanager": "/alertmanager",
     "loki": "/loki",
     "grafana": "/var/lib/grafana",
+    "tempo": "/var/tempo",
+    "pyroscope": "/data",
 }
 
 
@@ -178,13 +180,17 @@ def test_only_intended_ports_are_published_on_the_configured_address(previews, s
     for container in preview.of_type(CONTAINER):
         for port in container["inputs"].get("ports", []):
             assert port["ip"] == str(settings.exposure.bind_address) == "127.0.0.1", container["name"]
-            published[container["name"]] = (port["internal"], port["external"])
+            published.setdefault(container["name"], set()).add((port["internal"], port["external"]))
     assert published == {
-        "grafana": (3000, settings.grafana.port),
+        "grafana": {(3000, settings.grafana.port)},
         # Prometheus through its read-only proxy (test_prometheus_proxy.py).
-        "prometheus-proxy": (8080, settings.prometheus.port),
-        "loki": (3100, settings.loki.port),
-        "alertmanager": (9093, settings.alertmanager.port),
+        "prometheus-proxy": {(8080, settings.prometheus.port)},
+        "loki": {(3100, settings.loki.port)},
+        "alertmanager": {(9093, settings.alertmanager.port)},
+        # The monitoring API, where exposure.publish lists it (api.port).
+        **({"monitoring-api": {(8080, settings.api.port)}} if "api" in settings.exposure.publish else {}),
+        # The collector's trace receivers, for applications on the host (traces.publish_receivers).
+        "alloy": {(4317, 4317), (4318, 4318), (14250, 14250), (14268, 14268), (9411, 9411)},
     }
 
 
@@ -279,6 +285,8 @@ def test_stack_outputs_are_the_service_urls(previews, stack):
         "prometheus_url": f"http://127.0.0.1:{settings.prometheus.port}",
         "loki_url": f"http://127.0.0.1:{settings.loki.port}",
         "alertmanager_url": f"http://127.0.0.1:{settings.alertmanager.port}",
+        # Grafana generates the public dashboard's access token; the offline preview has none.
+        "status_page_url": f"http://127.0.0.1:{settings.grafana.port}/public-dashboards/<access token>",
     }
 
 

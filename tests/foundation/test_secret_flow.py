@@ -57,6 +57,10 @@ def test_every_secret_reaches_only_secret_inputs(tmp_path):
         **(config["config"].get("monitoring:logs") or {}),
         "s3": {"endpoint": "minio.internal:9000", "bucket": "loki", "access_key_id": "loki"},
     }
+    # Tempo's S3 key likewise, with its blocks in object storage.
+    config["config"]["monitoring:traces"] = {
+        "tempo": {"s3": {"endpoint": "minio.internal:9000", "bucket": "tempo", "access_key_id": "tempo"}},
+    }
     # The real database exporters need their passwords (a preview in real mode once failed on them).
     exporters = dict(config["config"].get("monitoring:exporters") or {})
     exporters["postgres"] = {"mode": "real"}
@@ -71,7 +75,7 @@ def test_every_secret_reaches_only_secret_inputs(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert {"grafana_admin_password", "loki_s3_secret_access_key", "postgres_exporter_password",
-            "redis_exporter_password"} <= set(report["secret_keys"])
+            "redis_exporter_password", "tempo_s3_secret_access_key"} <= set(report["secret_keys"])
     for resource in report["resources"]:
         assert SENTINEL not in resource["plain"], f"{resource['type']} {resource['name']} holds a secret in plain text"
     holders = {
@@ -82,5 +86,6 @@ def test_every_secret_reaches_only_secret_inputs(tmp_path):
     # The container's secret file, the rotation resource and the provider's credentials.
     assert {"grafana", "admin-password"} <= holders["grafana_admin_password"]
     assert "loki" in holders["loki_s3_secret_access_key"]
+    assert "tempo" in holders["tempo_s3_secret_access_key"]
     assert "postgres-exporter" in holders["postgres_exporter_password"]
     assert "redis-exporter" in holders["redis_exporter_password"]

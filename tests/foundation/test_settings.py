@@ -88,6 +88,11 @@ BAD_SETTINGS = [
     ),
     ({"docker": {"log_max_files": 0}}, "monitoring:docker.log_max_files: 0 is out of range; must be >= 1"),
     ({"prometheus": "30d"}, 'monitoring:prometheus: "30d" is not a mapping of settings'),
+    # Traces and profiles (settings/traces.py).
+    ({"logs": {"collector": "promtail"}, "traces": {"enabled": True}}, 'monitoring:traces.enabled: true needs logs.collector alloy (Promtail collects logs only): set logs.collector: alloy or traces.enabled: false'),
+    ({"traces": {"sampling": {"tail": {"latency_threshold": "30s"}}}}, 'monitoring:traces.sampling.tail.latency_threshold: "30s" is not below sampling.tail.decision_wait 10s: a slow trace would be decided before it ends'),
+    ({"traces": {"sampling": {"head_ratio": 0}}}, 'monitoring:traces.sampling.head_ratio: 0 is out of range; must be > 0.0'),
+    ({"profiles": {"targets": [{"address": "api", "service_name": "api"}]}}, 'monitoring:profiles.targets[0].address: "api" is not a host:port target'),
 ]
 
 

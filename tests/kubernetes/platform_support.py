@@ -38,6 +38,8 @@ EVERYTHING_ON = {
         "vllm": {"mode": "mock"},
         "mock_image": {"registry": "registry.example.com/monitoring"},
     },
+    # Backups to S3 with Loki in S3: no Loki job, Loki reported by the Prometheus job as skipped.
+    "monitoring:backup": {"s3": {"endpoint": "minio.example.com:9000", "bucket": "backups", "access_key_id": "backup"}},
 }
 
 

@@ -56,7 +56,12 @@ def test_every_container_is_locked_down_bounded_and_probed(prod):
             for kind in ("requests", "limits"):
                 assert set(container["resources"][kind]) == {"cpu", "memory"}, key
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-                assert container[probe]["httpGet"]["port"] > 0, f"{key}: {probe}"
+                check = container[probe]
+                # httpGet, or behind basic auth (security.auth) the image's wget reading the header
+                # from its secret file: never a credential in the pod spec's httpHeaders.
+                command = " ".join(check.get("exec", {}).get("command", []))
+                assert check.get("httpGet", {}).get("port", 0) > 0 or "$(cat /run/secrets/" in command, f"{key}: {probe}"
+                assert "httpHeaders" not in check.get("httpGet", {}), f"{key}: {probe}"
             # A read-only root: the tools write only to mounted volumes (and an emptyDir /tmp).
             assert any(mount["mountPath"] == "/tmp" for mount in container["volumeMounts"]), key
 
@@ -144,10 +149,14 @@ def test_secrets_are_files_from_a_secret_readable_by_the_service_group_only(prod
     pod = grafana["spec"]["template"]["spec"]
     (secret_volume,) = [v for v in pod["volumes"] if "secret" in v]
     assert secret_volume["secret"]["defaultMode"] == SECRET_FILE_MODE == 0o440
-    assert secret_volume["secret"]["items"] == [{"key": "grafana_admin_password", "path": "grafana_admin_password"}]
+    # Prod serves TLS with basic auth (security.*): Grafana's certificate and key, the CA, and the
+    # client user's password that guards its /metrics.
+    files = {"grafana_admin_password": "grafana_admin_password", "tls.grafana.crt": "tls.crt",
+             "tls.grafana.key": "tls.key", "tls.ca.crt": "ca.crt", "web_client_password": "web_client_password"}
+    assert secret_volume["secret"]["items"] == [{"key": key, "path": path} for key, path in files.items()]
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
     secret = of_kind(prod, "Secret")[f"{NAMESPACE}/grafana-secrets"]
-    assert secret["stringData"] == {"grafana_admin_password": "[secret]"}
+    assert secret["stringData"] == {key: "[secret]" for key in files}
     assert not any("PASSWORD" in e["name"] for e in containers(grafana)[0]["env"])
 
 
@@ -183,7 +192,8 @@ def test_network_policies_deny_by_default_and_allow_exactly_the_flows(previews, 
     loki = policies[f"{NAMESPACE}/loki"]["spec"]
     sources = {rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
                for rule in loki["ingress"] if "from" in rule}
-    assert sources == {"prometheus", "alloy", "grafana"}
+    # The monitoring API (api.enabled in prod) reads logs too.
+    assert sources == {"prometheus", "alloy", "grafana", "monitoring-api"}
     alertmanager = policies[f"{NAMESPACE}/alertmanager"]["spec"]
     gossip = [r for r in alertmanager["ingress"] if r["ports"][0]["port"] == 9094]
     assert {r["ports"][0]["protocol"] for r in gossip} == {"TCP", "UDP"}

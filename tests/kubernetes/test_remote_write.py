@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from dashboards import render_dashboards
-from dashboards.common import LOKI_UID
+from dashboards.common import PROMETHEUS_UID
 from render.prometheus import render_prometheus_config
 from render.remote_write import SECRET_KEY, long_term_datasource, remote_write_config
 from services.core import core_services
@@ -212,7 +212,7 @@ def test_dashboards_queries_return_data_from_the_store(written):
     for model in render_dashboards(settings).values():
         for query in queries(model):
             expr = substitute(query.expr, settings, "10s")
-            if query.datasource == LOKI_UID or not runnable_here(expr) or "ALERTS" in expr:
+            if query.datasource != PROMETHEUS_UID or not runnable_here(expr) or "ALERTS" in expr:
                 continue
             if not values(instant_query(prometheus.url, expr)):
                 continue

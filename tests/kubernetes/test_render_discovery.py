@@ -25,9 +25,11 @@ from platforms.kubernetes_objects import pod_security_level
 from render.exporters import exporter_service
 from render.kubernetes_sd import NAME_LABEL, PART_OF_LABEL, SERVICE_ACCOUNT_DIR, meta_label, namespace_of
 from rules import render_rule_files
+from services.api import api_services
 from services.cluster import for_platform
 from services.core import core_services
 from services.exporters import exporter_services
+from services.topology import internal_endpoints
 from settings import parse_settings
 from tests.conftest import stack_raw_config
 from tests.e2e.procs import PROMETHEUS_BINARY, Processes, free_port, http_json, wait_until, http_ok
@@ -41,9 +43,13 @@ VLLM_NAMESPACE = "llm"
 NOT_SCRAPED = {"prometheus-proxy"}
 
 
-def every_exporter_settings(**prometheus):
-    """Prod on Kubernetes with every exporter running (mocks and real side by side)."""
+def every_exporter_settings(tls: bool = True, **prometheus):
+    """Prod on Kubernetes with every exporter running (mocks and real side by side); without prod's
+    TLS and authentication with `tls=False`, for a local Prometheus that has no /run/secrets (the TLS
+    proof is tests/security/test_tls_e2e.py)."""
     raw = raw_on_platform(stack_raw_config("prod"), "kubernetes")
+    if not tls:
+        raw.pop("security", None)
     raw["exporters"] = {
         "mock_image": raw["exporters"]["mock_image"],
         **{name: {"mode": "shadow"} for name in ("node", "cadvisor", "dcgm", "vllm")},
@@ -76,7 +82,8 @@ def selected_services(config: dict) -> dict[str, tuple[str, list[str]]]:
 
 
 def test_every_pod_of_the_stack_is_scraped_in_the_namespace_the_platform_puts_it():
-    specs = for_platform(SETTINGS, {**core_services(SETTINGS), **exporter_services(SETTINGS, "mock:0.1.0")})
+    specs = for_platform(SETTINGS, {**core_services(SETTINGS), **exporter_services(SETTINGS, "mock:0.1.0"),
+                                    **api_services(SETTINGS, internal_endpoints(SETTINGS), "api:0.1.0")})
     kubernetes = SETTINGS.kubernetes
     expected = {
         spec.name: [kubernetes.namespace if pod_security_level(spec) == "restricted" else kubernetes.agents_namespace]
@@ -212,7 +219,7 @@ def closed_address() -> str:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    settings = every_exporter_settings(scrape_interval="1s", evaluation_interval="1s", scrape_timeout="1s")
+    settings = every_exporter_settings(tls=False, scrape_interval="1s", evaluation_interval="1s", scrape_timeout="1s")
     workdir = tmp_path_factory.mktemp("k8s-relabel")
     sd_dir = workdir / "sd"
     sd_dir.mkdir()

@@ -18,6 +18,11 @@ from tests.logs.roundtrip import from_alloy, from_pipeline, from_promtail
 PUSH = "http://loki:3100/loki/api/v1/push"
 
 
+def push_url(settings) -> str:
+    """Loki's push URL: over TLS where the stack serves it (prod, security.tls)."""
+    return PUSH.replace("http://", "https://") if settings.security.tls.enabled else PUSH
+
+
 @pytest.mark.parametrize("platform", ["docker", "kubernetes"])
 @pytest.mark.parametrize("drop_debug", [False, True])
 def test_promtail_and_alloy_render_the_same_pipeline(stack, endpoints, platform, drop_debug):
@@ -25,7 +30,7 @@ def test_promtail_and_alloy_render_the_same_pipeline(stack, endpoints, platform,
     pipeline = log_pipeline(settings, platform)
     promtail = yaml.safe_load(to_yaml(render_promtail_pipeline(pipeline, settings, endpoints, 9080)))
     alloy = render_alloy_pipeline(pipeline, settings, endpoints)
-    expected = from_pipeline(pipeline, PUSH, settings.environment)
+    expected = from_pipeline(pipeline, push_url(settings), settings.environment)
     assert from_promtail(promtail) == expected
     assert from_alloy(alloy) == expected
 
@@ -79,7 +84,7 @@ def test_alloy_components_and_client(stack, endpoints):
         assert expected in names
     writer = next(b for b in blocks if b.name == "loki.write")
     assert writer.attributes["external_labels"] == {"env": settings.environment}
-    assert writer.children("endpoint")[0].attributes["url"] == PUSH
+    assert writer.children("endpoint")[0].attributes["url"] == push_url(settings)
     process = next(b for b in blocks if (b.name, b.label) == ("loki.process", "pipeline"))
     kinds = [child.name for child in process.blocks]
     for stage in ("stage.json", "stage.logfmt", "stage.regex", "stage.timestamp", "stage.labels",

@@ -6,7 +6,7 @@ import pytest
 import re2
 
 from components.grafana_datasources import loki_json_data
-from settings import SettingsError
+from settings import SettingsError, parse_settings
 from tests.logs.conftest import settings_for
 
 LINES = {
@@ -17,7 +17,8 @@ LINES = {
 
 
 def test_no_trace_link_without_a_tracing_target():
-    assert "derivedFields" not in loki_json_data(settings_for("staging"))
+    # Tempo runs by default and becomes the link's target (tests/traces/test_correlation.py): without it, none.
+    assert "derivedFields" not in loki_json_data(parse_settings({"traces": {"enabled": False}}, "staging"))
 
 
 def test_trace_link_to_a_tracing_datasource():

@@ -97,5 +97,7 @@ def test_s3_storage_names_the_secret_only_by_variable(stack, endpoints):
     )
     assert bucket["secret_access_key"] == "${" + S3_SECRET_ENV + "}"
     assert loki_command(settings, "/etc/loki/loki.yml") == ("-config.file=/etc/loki/loki.yml", "-config.expand-env=true")
-    assert loki_secret_env(settings) == {S3_SECRET_ENV: "loki_s3_secret_access_key"}
+    # With security.auth (prod) the ruler's Alertmanager password comes the same way.
+    auth = {"WEB_CLIENT_PASSWORD": "web_client_password"} if settings.security.auth.enabled else {}
+    assert loki_secret_env(settings) == {S3_SECRET_ENV: "loki_s3_secret_access_key", **auth}
     assert "loki_s3_secret_access_key" in [spec.key for spec in needed_secrets(settings)]

@@ -23,6 +23,7 @@ from dashboards import render_dashboards
 from dashboards.common import PROMETHEUS_UID
 from exporters.contracts import (
     CONTRACTS,
+    GENERATED,
     SERVICE_CONTRACTS,
     SYNTHESISED,
     known_metric_names,
@@ -183,6 +184,7 @@ def test_the_check_reaches_every_kind_of_known_name(stack: str) -> None:
         "exporter contracts": {n for c in CONTRACTS.values() for f in c.families for n in sample_names(f)},
         "service contracts": {n for c in SERVICE_CONTRACTS.values() for f in c.families for n in sample_names(f)},
         "synthesised series": {n for f in SYNTHESISED.families for n in sample_names(f)},
+        "series Tempo's generator writes": {n for f in GENERATED.families for n in sample_names(f)},
         "recording rules": set(recorded_names(settings)),
     }
     assert {kind for kind, names in kinds.items() if not used & names} == set()

@@ -1,0 +1,1 @@
+"""One router a domain; each reads the upstream that owns its data."""

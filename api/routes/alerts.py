@@ -1,0 +1,128 @@
+"""Active alerts and acknowledgements (Alertmanager v2), and the alert rules (Prometheus, plus the
+user rules this API writes)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+from fastapi import APIRouter, Body, Depends, Path, Request
+
+from api.auth import require_read, require_write
+from api.errors import ApiError
+from api.models import Ack, AckBody, Alert, AlertList, Deleted, Rule, RuleList, RuleWritten, Unack
+from api.rules_store import GROUP_PREFIX, AlertRuleBody, validate
+
+router = APIRouter(prefix="/monitoring")
+FINGERPRINT = r"^[0-9a-f]{16}$"
+
+
+def _up(request: Request):
+    return request.app.state.upstreams
+
+
+def _alert(raw: dict) -> Alert:
+    return Alert(id=raw["fingerprint"], name=raw["labels"].get("alertname", ""), state=raw["status"]["state"],
+                 labels=raw["labels"], annotations=raw.get("annotations", {}), starts_at=raw["startsAt"],
+                 silenced_by=raw["status"].get("silencedBy", []))
+
+
+@router.get("/alerts", response_model=AlertList, dependencies=[Depends(require_read)],
+            summary="Active alerts, each with its Alertmanager fingerprint as id")
+async def alerts(request: Request) -> AlertList:
+    raw = await _up(request).json("alertmanager", "/api/v2/alerts")
+    return AlertList(alerts=sorted((_alert(a) for a in raw), key=lambda a: (a.name, a.id)))
+
+
+async def _find(request: Request, alert_id: str) -> dict:
+    raw = await _up(request).json("alertmanager", "/api/v2/alerts")
+    found = next((a for a in raw if a["fingerprint"] == alert_id), None)
+    if found is None:
+        raise ApiError(404, "not_found", f"no active alert {alert_id}")
+    return found
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@router.post("/alerts/{alert_id}/ack", response_model=Ack, status_code=201, dependencies=[Depends(require_write)],
+             summary="Acknowledge: a silence matching exactly this alert's labels")
+async def ack(request: Request, body: AckBody, alert_id: str = Path(..., pattern=FINGERPRINT)) -> Ack:
+    alert = await _find(request, alert_id)
+    now = datetime.now(timezone.utc)
+    ends = now + timedelta(minutes=body.expires_in_minutes)
+    silence = {
+        "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in sorted(alert["labels"].items())],
+        "startsAt": _stamp(now), "endsAt": _stamp(ends), "createdBy": body.author, "comment": body.comment,
+    }
+    created = await _up(request).json("alertmanager", "/api/v2/silences", method="POST", json=silence)
+    return Ack(alert_id=alert_id, silence_id=created["silenceID"], ends_at=_stamp(ends))
+
+
+@router.delete("/alerts/{alert_id}/ack", response_model=Unack, dependencies=[Depends(require_write)],
+               summary="Un-acknowledge: expire the silences that silence this alert")
+async def unack(request: Request, alert_id: str = Path(..., pattern=FINGERPRINT)) -> Unack:
+    alert = await _find(request, alert_id)
+    expired = []
+    for silence_id in alert["status"].get("silencedBy", []):
+        await _up(request).request("alertmanager", "DELETE", f"/api/v2/silence/{silence_id}")
+        expired.append(silence_id)
+    return Unack(alert_id=alert_id, expired_silences=expired)
+
+
+# --- Rules --------------------------------------------------------------------------------------
+
+@router.get("/alerts/rules", response_model=RuleList, dependencies=[Depends(require_read)],
+            summary="Every alerting rule Prometheus evaluates; user rules carry their id")
+async def rules(request: Request) -> RuleList:
+    data = await _up(request).prometheus("/api/v1/rules", {"type": "alert"})
+    listed = []
+    for group in data["groups"]:
+        user = group["name"].startswith(GROUP_PREFIX)
+        for rule in group["rules"]:
+            listed.append(Rule(
+                id=group["name"].removeprefix(GROUP_PREFIX) if user else None, name=rule["name"], group=group["name"],
+                user=user, expr=rule["query"], for_seconds=rule.get("duration", 0), labels=rule.get("labels", {}),
+                annotations=rule.get("annotations", {}), state=rule.get("state"), health=rule.get("health"),
+            ))
+    return RuleList(rules=listed)
+
+
+async def _reload(request: Request) -> bool:
+    url = request.app.state.config.prometheus_reload_url
+    if not url:
+        return False
+    await _up(request).request("prometheus", "POST", url.removeprefix(_up(request).url("prometheus")))
+    return True
+
+
+@router.post("/alerts/rules", response_model=RuleWritten, status_code=201, dependencies=[Depends(require_write)],
+             summary="Create a user alert rule (checked as promtool checks it)")
+async def create_rule(request: Request, body: AlertRuleBody) -> RuleWritten:
+    store = request.app.state.rules
+    validate(body)
+    if store.exists(body.name):
+        raise ApiError(409, "conflict", f"user rule {body.name} exists: PUT /monitoring/alerts/rules/{body.name} changes it")
+    store.write(body)
+    return RuleWritten(id=body.name, reloaded=await _reload(request))
+
+
+@router.put("/alerts/rules/{rule_id}", response_model=RuleWritten, dependencies=[Depends(require_write)],
+            summary="Replace a user alert rule")
+async def update_rule(request: Request, body: AlertRuleBody, rule_id: str = Path(..., max_length=100)) -> RuleWritten:
+    store = request.app.state.rules
+    if not store.exists(rule_id):
+        raise ApiError(404, "not_found", f"no user rule {rule_id} (only user rules can be changed here)")
+    if body.name != rule_id:
+        raise ApiError(422, "invalid_rule", f"name: {body.name!r} differs from the rule id {rule_id!r}")
+    store.write(body)
+    return RuleWritten(id=rule_id, reloaded=await _reload(request))
+
+
+@router.delete("/alerts/rules/{rule_id}", response_model=Deleted, dependencies=[Depends(require_write)],
+               summary="Delete a user alert rule")
+async def delete_rule(request: Request, rule_id: str = Path(..., max_length=100)) -> Deleted:
+    request.app.state.rules.delete(rule_id)
+    await _reload(request)
+    return Deleted(id=rule_id)

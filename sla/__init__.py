@@ -1,0 +1,1 @@
+"""SLA reports: `python -m sla report --stack <stack> --period YYYY-MM` (see `sla.report`)."""

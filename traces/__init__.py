@@ -1,0 +1,1 @@
+"""Traces: Tempo's configuration and the collector's trace pipeline, rendered from the settings."""
