@@ -2,13 +2,18 @@
 STACK ?= staging
 PY := .venv/bin/python
 
-.PHONY: setup preview test test-fast bench clean
+.PHONY: setup preview policy test test-fast bench clean
 
 setup:
 	@scripts/setup.sh
 
 preview: setup
 	$(PY) -m preview $(STACK)
+
+# The policy pack (policies/) over the stack's offline preview: prints each violation, fails on a mandatory one.
+policy: setup
+	$(PY) -m preview $(STACK) --quiet
+	$(PY) -m policies check build/$(STACK)/resources.json
 
 test: setup
 	$(PY) -m pytest -n 2 -p no:cacheprovider

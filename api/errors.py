@@ -45,12 +45,23 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
           413: "too_large", 415: "unsupported_media_type", 429: "rate_limited"}
 
 
+async def _json_syntax(request: Request, error: dict) -> str:
+    """A body that is not JSON: the line and column at fault (FastAPI names a character offset)."""
+    offset = error["loc"][-1] if isinstance(error["loc"][-1], int) else 0
+    before = (await request.body()).decode("utf-8", "replace")[:offset]
+    line, column = before.count("\n") + 1, offset - before.rfind("\n")
+    return f"body: line {line} column {column}: {(error.get('ctx') or {}).get('error', 'invalid JSON')}"
+
+
 def install(app: FastAPI) -> None:
     """Validation, routing and unexpected errors in the one shape (api.app handles ApiError itself, counting upstream failures)."""
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for error in exc.errors():
+            if error["type"] == "json_invalid":
+                problems.append(await _json_syntax(request, error))
+                continue
             where = ".".join(str(part) for part in error["loc"])
             problems.append(f"{where}: {error['msg']}")
         return respond(ErrorDetail(status=422, code="invalid_request", message="; ".join(problems)))

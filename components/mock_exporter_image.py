@@ -47,6 +47,17 @@ def files_digest(root: Path, relpaths: list[str]) -> str:
     return digest.hexdigest()[:12]
 
 
+def package_context_files(root: Path, package: Path, dockerfile: Path) -> list[str]:
+    """The files an image whose build context is one package directory is built from: the package
+    (no bytecode) and the Dockerfile."""
+    files = sorted(
+        str(path.relative_to(root))
+        for path in (root / package).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    )
+    return [*files, str(dockerfile)]
+
+
 def sources_digest(root: Path = ROOT) -> str:
     """A hash of exactly what the image is built from, so the tag changes when, and only when, it would."""
     return files_digest(root, build_context_files(root))

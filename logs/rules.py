@@ -1,7 +1,7 @@
 """Log alerts and log-derived recording rules in LogQL, evaluated by Loki's ruler.
 
 Alerts go to the stack's Alertmanager with the same annotations as the metric alerts (severity
-label; summary, description and runbook_url annotations); recording rules are remote-written to
+label; summary, description, runbook_url and dashboard_url annotations); recording rules are remote-written to
 Prometheus. Every selector is scoped to the stack's `env` label and every window and threshold
 comes from `settings.logs.alerts`.
 """
@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rules import dashboard_url
 from settings.model import StackSettings
 
 RUNBOOK_PAGE = "docs/runbooks/logs.md"
+# Where a log alert's dashboard_url points, as every metric alert has one (the policy pack requires it).
+LOGS_DASHBOARD = "logs"
 COMPONENT = "logs"
 # Levels at error or worse, as the pipeline writes them (lower case; syslog keywords included).
 ERROR_LEVELS = "error|err|fatal|critical|crit|panic|emerg|alert"
@@ -129,6 +132,7 @@ def alert_document(settings: StackSettings, alert: LogAlert) -> dict[str, Any]:
             "summary": alert.summary,
             "description": alert.description,
             "runbook_url": runbook_url(settings, alert.name),
+            "dashboard_url": dashboard_url(settings, LOGS_DASHBOARD),
         },
     }
     if alert.for_ != "0s":

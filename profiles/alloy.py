@@ -8,7 +8,7 @@ Component, block and argument names follow Alloy v1.11 (logs/upstream/alloy-v1.1
 from __future__ import annotations
 
 from logs.alloy_syntax import Block, Call, Concat, Ref
-from render.tls_clients import requires_auth, serves_tls
+from render.tls_clients import prometheus_client
 from services.topology import CONTAINER_PORTS, Endpoints
 from settings.model import StackSettings
 from settings.traces import GO_PROFILES
@@ -25,13 +25,10 @@ _PROFILE_BLOCK = {name: f"profile.{name}" for name in GO_PROFILES}
 
 
 def profiled_names(settings: StackSettings) -> tuple[str, ...]:
-    """The stack's services the collector profiles. With security.tls on, a service serving HTTPS or
-    asking for a password on its HTTP port is left out: the collector holds no client credentials
-    for it (Grafana's pprof listener is separate from its HTTPS port, so it stays)."""
+    """The stack's services the collector profiles (Grafana's pprof listener is its own port)."""
     if not settings.profiles.stack:
         return ()
-    plain = [name for name in GO_SERVICES if not (serves_tls(settings, name) or requires_auth(settings, name))]
-    return (*plain, "grafana")
+    return (*GO_SERVICES, "grafana")
 
 
 def profiled_services(settings: StackSettings, endpoints: Endpoints) -> dict[str, str]:
@@ -45,11 +42,24 @@ def profiled_services(settings: StackSettings, endpoints: Endpoints) -> dict[str
     return found
 
 
+def guarded(settings: StackSettings, name: str) -> bool:
+    """A service whose pprof endpoint sits behind TLS (and the client user) when security.tls is on."""
+    return name in GO_SERVICES and bool(prometheus_client(settings, name))
+
+
 def _profiling_config() -> Block:
     return Block("profiling_config", blocks=[Block(block, attributes={"enabled": True}) for block in _PROFILE_BLOCK.values()])
 
 
-def _scrape(name: str, targets, settings: StackSettings, scheme: str = "http") -> Block:
+def _client_blocks(settings: StackSettings, name: str) -> tuple[str, list[Block]]:
+    """The scheme and the `tls_config`/`basic_auth` blocks that reach `name` as every other client of
+    the stack does (its CA, the name on its certificate, the client user's password file)."""
+    client = prometheus_client(settings, name)
+    blocks = [Block(block, attributes=client[block]) for block in ("tls_config", "basic_auth") if block in client]
+    return client.get("scheme", "http"), blocks
+
+
+def _scrape(name: str, targets, settings: StackSettings, scheme: str = "http", client: list[Block] = ()) -> Block:
     return Block(
         "pyroscope.scrape",
         name,
@@ -59,14 +69,18 @@ def _scrape(name: str, targets, settings: StackSettings, scheme: str = "http") -
             "scrape_interval": settings.profiles.scrape_interval,
             "scheme": scheme,
         },
-        [_profiling_config()],
+        [*client, _profiling_config()],
     )
 
 
-def _kubernetes_stack_blocks(settings: StackSettings, services: dict[str, str]) -> list[Block]:
+def _pprof_port(name: str) -> str:
+    """`<service>;<pod port name>` of a service's pprof endpoint, as the keep rule below matches it."""
+    return f"{name};{PPROF_PORT_NAME if name == 'grafana' else 'http'}"
+
+
+def _kubernetes_stack_blocks(settings: StackSettings, names: list[str], label: str) -> list[Block]:
     """On a cluster each node's collector profiles the stack's pods on its own node (replicas included)."""
-    names = "|".join(sorted(name for name in services if name not in ("alloy", "grafana")))
-    keep = f"(?:{names});http|grafana;{PPROF_PORT_NAME}" if "grafana" in services else f"(?:{names});http"
+    keep = "|".join(_pprof_port(name) for name in sorted(names))
     pod = "__meta_kubernetes_pod_"
     rules = [
         Block("rule", attributes={"source_labels": [f"{pod}label_app_kubernetes_io_name", f"{pod}container_port_name"],
@@ -77,7 +91,7 @@ def _kubernetes_stack_blocks(settings: StackSettings, services: dict[str, str]) 
     return [
         Block(
             "discovery.kubernetes",
-            "stack_pods",
+            label,
             {"role": "pod"},
             [
                 Block("namespaces", attributes={"names": [settings.kubernetes.namespace]}),
@@ -85,21 +99,40 @@ def _kubernetes_stack_blocks(settings: StackSettings, services: dict[str, str]) 
                 Block("selectors", attributes={"role": "pod", "field": Concat(("spec.nodeName=", Call("sys.env", ("HOSTNAME",))))}),
             ],
         ),
-        Block("discovery.relabel", "stack_pods", {"targets": Ref("discovery.kubernetes.stack_pods.targets")}, rules),
+        Block("discovery.relabel", label, {"targets": Ref(f"discovery.kubernetes.{label}.targets")}, rules),
     ]
+
+
+def _stack_scrapes(settings: StackSettings, services: dict[str, str]) -> list[Block]:
+    """Plain services in one scrape; each guarded one in its own, with its certificate's name."""
+    plain = sorted(name for name in services if not guarded(settings, name))
+    blocks: list[Block] = []
+    if settings.platform == "kubernetes":
+        pods = [name for name in plain if name != "alloy"]
+        if pods:
+            blocks += _kubernetes_stack_blocks(settings, pods, "stack_pods")
+            blocks.append(_scrape("stack", Ref("discovery.relabel.stack_pods.output"), settings))
+        for name in sorted(set(services) - set(plain) - {"alloy"}):
+            label = f"stack_{name}"
+            scheme, client = _client_blocks(settings, name)
+            blocks += _kubernetes_stack_blocks(settings, [name], label)
+            blocks.append(_scrape(label, Ref(f"discovery.relabel.{label}.output"), settings, scheme, client))
+        if "alloy" in services:
+            scheme, client = _client_blocks(settings, "alloy")
+            blocks.append(_scrape("self", [{"__address__": services["alloy"], "service_name": "alloy"}], settings, scheme, client))
+        return blocks
+    if plain:
+        blocks.append(_scrape("stack", [{"__address__": services[name], "service_name": name} for name in plain], settings))
+    for name in sorted(set(services) - set(plain)):
+        scheme, client = _client_blocks(settings, name)
+        blocks.append(_scrape(f"stack_{name}", [{"__address__": services[name], "service_name": name}], settings, scheme, client))
+    return blocks
 
 
 def profile_blocks(settings: StackSettings, endpoints: Endpoints) -> list[Block]:
     profiles = settings.profiles
     services = profiled_services(settings, endpoints)
-    blocks: list[Block] = []
-    if services and settings.platform == "kubernetes":
-        blocks += _kubernetes_stack_blocks(settings, services)
-        blocks.append(_scrape("stack", Ref("discovery.relabel.stack_pods.output"), settings))
-        blocks.append(_scrape("self", [{"__address__": services["alloy"], "service_name": "alloy"}], settings))
-    elif services:
-        targets = [{"__address__": address, "service_name": name} for name, address in sorted(services.items())]
-        blocks.append(_scrape("stack", targets, settings))
+    blocks: list[Block] = _stack_scrapes(settings, services) if services else []
     for scheme in ("http", "https"):
         listed = [{"__address__": t.address, "service_name": t.service_name} for t in profiles.targets if t.scheme == scheme]
         if listed:

@@ -24,6 +24,7 @@ from logs.alloy import alloy_command, render_alloy_config
 from logs.pipeline import DOCKER_SOCKET
 from logs.promtail import POSITIONS_DIR, render_promtail_config
 from render.serialize import to_yaml
+from services.exceptions import LOG_COLLECTOR_ROOT
 from services.spec import ConfigFile, HostMount, HttpHealthCheck, Resources, Security, ServiceSpec, VolumeSpec
 from services.topology import CONTAINER_PORTS, Endpoints
 from settings.images import image_has_wget
@@ -35,11 +36,7 @@ MACHINE_ID = "/etc/machine-id"
 # Promtail's positions volume, by its logical name: Alloy borrows it to take over Promtail's positions.
 PROMTAIL_POSITIONS = "positions"
 
-_ROOT_REASON = (
-    "reads container logs through the Docker socket and the host's journal, which root owns; "
-    "runs with no capabilities, so it reads only what root owns"
-)
-COLLECTOR_SECURITY = Security(user="0:0", exception=_ROOT_REASON)
+COLLECTOR_SECURITY = Security(user="0:0", exception=LOG_COLLECTOR_ROOT)
 
 
 def static_dir(glob: str) -> str:

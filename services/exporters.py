@@ -8,6 +8,7 @@ from exporters.catalog import EXPORTERS
 from exporters.contracts import CONTRACTS
 from render.exporters import deployed_exporters, mocked_exporters, render_blackbox_config
 from render.serialize import to_yaml
+from services.exceptions import CADVISOR_PRIVILEGED, DCGM_GPUS, NODE_EXPORTER_HOST
 from services.spec import ConfigFile, HostMount, HttpHealthCheck, Resources, SecretFile, Security, ServiceSpec, VolumeSpec
 from services.tls import secured
 from services.topology import EXPORTER_ALIASES
@@ -48,7 +49,7 @@ def node_exporter(settings: StackSettings) -> ServiceSpec:
             user=NOBODY,
             host_pid=True,
             host_network=True,
-            exception="host PID and network namespaces and the host root read-only: node_exporter measures the host",
+            exception=NODE_EXPORTER_HOST,
         ),
         image_has_wget=_has_wget(settings, "node"),
     )
@@ -82,10 +83,7 @@ def cadvisor(settings: StackSettings) -> ServiceSpec:
             # Privileged holds every capability, so none is dropped: dropping would be void.
             drop_capabilities=(),
             devices=("/dev/kmsg",),
-            exception=(
-                "privileged, as cAdvisor documents: every capability and device (no capability is dropped, "
-                "a drop would be void); the host's root, cgroups, /sys and Docker state are mounted read-only"
-            ),
+            exception=CADVISOR_PRIVILEGED,
         ),
         image_has_wget=_has_wget(settings, "cadvisor"),
     )
@@ -115,7 +113,7 @@ def dcgm_exporter(settings: StackSettings) -> ServiceSpec:
             user="0:0",
             gpus="all",
             add_capabilities=("SYS_ADMIN",),
-            exception="all GPUs and SYS_ADMIN for DCGM's profiling metrics, as NVIDIA documents",
+            exception=DCGM_GPUS,
         ),
         image_has_wget=_has_wget(settings, "dcgm"),
     )

@@ -10,6 +10,7 @@ from profiles.pyroscope import CONFIG_FILE as PYROSCOPE_CONFIG
 from profiles.pyroscope import DATA_DIR as PYROSCOPE_DATA
 from profiles.pyroscope import pyroscope_command, render_pyroscope_config
 from render.serialize import to_yaml
+from services.exceptions import EBPF_PROFILER
 from services.spec import ConfigFile, HttpHealthCheck, PortSpec, Resources, Security, ServiceSpec, VolumeSpec
 from services.topology import CONTAINER_PORTS, Endpoints
 from settings.images import image_has_wget
@@ -20,11 +21,6 @@ from traces.tempo import RECEIVER_PORTS, render_tempo_config, tempo_command, tem
 
 # Both images' own unprivileged user (their Dockerfiles' `adduser -u 10001`), owner of their data dirs.
 IMAGE_USER = "10001:10001"
-
-EBPF_REASON = (
-    "profiles every process of the host through eBPF (profiles.ebpf): runs privileged in the host's PID "
-    "namespace to load eBPF programs and read other processes' memory maps"
-)
 
 
 def _receiver_ports(published: bool) -> tuple[PortSpec, ...]:
@@ -97,7 +93,7 @@ def with_signals(settings: StackSettings, collector: ServiceSpec) -> ServiceSpec
     security = collector.security
     if settings.runs_profiles and settings.profiles.ebpf:
         security = Security(user="0:0", drop_capabilities=(), privileged=True, host_pid=True,
-                            exception=f"{security.exception}; {EBPF_REASON}")
+                            exception=f"{security.exception}; {EBPF_PROFILER}")
     return dataclasses.replace(collector, ports=ports, depends_on=depends_on, security=security)
 
 

@@ -81,6 +81,8 @@ _REASONS = {
     "model_type": "is not a mapping of settings",
     "model_attributes_type": "is not a mapping of settings",
     "list_type": "is not a list",
+    "tuple_type": "is not a list",
+    "finite_number": "is not a finite number",
     "missing": "is required",
 }
 
@@ -107,6 +109,8 @@ def format_validation_error(model: type[BaseModel], exc: ValidationError) -> lis
     lines: list[str] = []
     for error in exc.errors(include_url=False):
         path = tuple(error["loc"])
+        if path and path[-1] == "[key]":
+            path = path[:-1]  # a bad mapping key: the line names the key itself
         key = config_key(path)
         problem = (error.get("ctx") or {}).get("error")
         if isinstance(problem, FieldProblem):

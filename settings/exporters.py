@@ -67,6 +67,12 @@ class BlackboxSettings(RealOnlyExporterSettings):
         return self
 
 
+class PushgatewaySettings(RealOnlyExporterSettings):
+    # Its own class so that setting only `targets` keeps the deployed default (an instance default
+    # would be replaced whole by a partial mapping, falling back to RealOnly's `off`).
+    mode: Literal["real", "off"] = "real"
+
+
 class PostgresExporterSettings(RealOnlyExporterSettings):
     # The database the exporter connects to; its password is the secret monitoring:postgres_exporter_password.
     address: str = Field(default="postgres:5432", pattern=TARGET_PATTERN)
@@ -95,7 +101,7 @@ class ExportersSettings(Strict):
     postgres: PostgresExporterSettings = PostgresExporterSettings()
     redis: RedisExporterSettings = RedisExporterSettings()
     blackbox: BlackboxSettings = BlackboxSettings()
-    pushgateway: RealOnlyExporterSettings = RealOnlyExporterSettings(mode="real")
+    pushgateway: PushgatewaySettings = PushgatewaySettings()
     # Accept a rollout state that breaks the seed's order (e.g. GPU real while node is still mock).
     allow_out_of_order: bool = False
     mock_image: MockImageSettings = MockImageSettings()

@@ -247,6 +247,9 @@ class StackSettings(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "StackSettings":
+        publish = list(self.exposure.publish)
+        if len(set(publish)) != len(publish):
+            raise FieldProblem("exposure.publish", publish, "lists a service twice")
         seen: dict[int, str] = {}
         for service in self.exposure.publish:
             port = getattr(self, service).port

@@ -19,7 +19,8 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 class Strict(BaseModel):
     """Every settings model: unknown keys are errors, values are immutable once validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity (JSON config decodes `NaN`/`Infinity`): they would reach rules as text.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def duration_seconds(value: str) -> float:

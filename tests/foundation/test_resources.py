@@ -287,6 +287,8 @@ def test_stack_outputs_are_the_service_urls(previews, stack):
         "alertmanager_url": f"http://127.0.0.1:{settings.alertmanager.port}",
         # Grafana generates the public dashboard's access token; the offline preview has none.
         "status_page_url": f"http://127.0.0.1:{settings.grafana.port}/public-dashboards/<access token>",
+        # The monitoring API, when enabled (published where exposure.publish lists it).
+        **({"monitoring_api_url": f"http://127.0.0.1:{settings.api.port}"} if settings.api.enabled else {}),
     }
 
 

@@ -134,7 +134,9 @@ def test_on_kubernetes_each_node_profiles_the_stack_pods_on_it():
     discovery = next(b for b in found["discovery.kubernetes"] if b.label == "stack_pods")
     selector = next(b for b in discovery.blocks if b.name == "selectors")
     assert "spec.nodeName=" in str(selector.attributes["field"])
-    assert {b.label for b in found["pyroscope.scrape"]} == {"stack", "self"}
+    # Prod serves Prometheus, Alertmanager and Loki over TLS with basic auth: one scrape each.
+    assert {b.label for b in found["pyroscope.scrape"]} == {
+        "stack", "self", "stack_prometheus", "stack_alertmanager", "stack_loki"}
 
 
 def test_promtail_carries_no_traces_or_profiles():
@@ -153,14 +155,28 @@ def test_the_collector_listens_on_the_receiver_ports_and_ebpf_is_a_declared_exce
     assert not plain.security.privileged and all(p.published is None for p in plain.ports)
 
 
-def test_services_behind_tls_or_a_password_are_not_scraped_for_profiles():
-    """The collector has no client credentials: a TLS-serving service would fail every scrape."""
-    from profiles.alloy import profiled_names
-    from render.tls_clients import requires_auth, serves_tls
+def test_services_behind_tls_and_a_password_are_profiled_as_the_stacks_client():
+    """Every stack Go service is profiled; one behind TLS and basic auth gets its own scrape with the
+    stack's CA, the name on its certificate and the client user's password file, as Prometheus
+    reaches it. Mutations caught: guarded services left out of profiling (prod's Prometheus,
+    Alertmanager and Loki went unprofiled once), a scrape without `tls_config`/`basic_auth`, the
+    wrong server name."""
+    from profiles.alloy import GO_SERVICES, profiled_names
+    from render.tls_clients import prometheus_client
 
     for stack in STACKS:
         settings = stack_settings(stack)
-        for name in ("prometheus", "alertmanager", "loki", "tempo", "pyroscope", "alloy"):
-            guarded = serves_tls(settings, name) or requires_auth(settings, name)
-            assert (name in profiled_names(settings)) is not guarded, (stack, name)
+        assert set(GO_SERVICES) <= set(profiled_names(settings)), stack
+        scrapes = {b.label: b for b in components(settings)["pyroscope.scrape"]}
+        for name in ("prometheus", "alertmanager", "loki"):
+            client = prometheus_client(settings, name)
+            if not client:
+                assert f"stack_{name}" not in scrapes, (stack, name)
+                continue
+            scrape = scrapes[f"stack_{name}"]
+            assert scrape.attributes["scheme"] == "https"
+            blocks = {b.name: b.attributes for b in scrape.blocks}
+            assert blocks["tls_config"] == client["tls_config"], (stack, name)
+            assert blocks.get("basic_auth") == client.get("basic_auth"), (stack, name)
+    assert stack_settings("prod").security.tls.mode != "off", "prod is expected to serve TLS"
     assert profiled_names(StackSettings(environment="x", profiles={"stack": False})) == ()

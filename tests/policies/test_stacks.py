@@ -1,0 +1,111 @@
+"""The pack over both stacks' previews (this is how CI runs it), and violations planted in a copy of a
+saved preview, each caught with the resource named."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from typing import Any, Callable
+
+import pytest
+
+from policies.catalog import MANDATORY
+from policies.check import Finding, check, load
+from preview.__main__ import PLACEHOLDER
+from tests.conftest import ROOT, STACKS
+
+SECRET_CONFIG = {"secret_values": [PLACEHOLDER]}
+
+
+def findings_of(resources: list[dict[str, Any]], tmp_path) -> list[Finding]:
+    saved = tmp_path / "resources.json"
+    saved.write_text(json.dumps({"resources": resources, "outputs": {}}))
+    return check(load(saved), SECRET_CONFIG)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_has_no_mandatory_violation(previews, stack, tmp_path):
+    findings = findings_of(previews[stack].resources, tmp_path)
+    assert [str(f) for f in findings if f.enforcement == MANDATORY] == []
+
+
+def _named(resources, type_suffix: str, name: str) -> dict[str, Any]:
+    return next(r for r in resources if r["type"].endswith(type_suffix) and r["name"] == name)
+
+
+def _container(resources, name: str) -> dict[str, Any]:
+    return _named(resources, "container:Container", name)["inputs"]
+
+
+def _pod(resources, kind: str, name: str) -> dict[str, Any]:
+    return _named(resources, f"apps/v1:{kind}", name)["inputs"]["spec"]["template"]["spec"]
+
+
+def _drop(resources, type_suffix: str, name: str) -> None:
+    resources.remove(_named(resources, type_suffix, name))
+
+
+def _first_alert_rule(resources) -> None:
+    config = _named(resources, "ConfigMap", "prometheus-config")["inputs"]["data"]
+    key = next(k for k in sorted(config) if k.startswith("rules__") and "alert:" in config[k])
+    config[key] = config[key].replace("runbook_url:", "runbook:", 1)
+
+
+def _panel_datasource(resources) -> None:
+    dashboard = _named(resources, "dashboard:Dashboard", "node")["inputs"]
+    config = json.loads(dashboard["configJson"])
+    config["panels"][0]["datasource"] = {"type": "prometheus", "uid": "not-provisioned"}
+    dashboard["configJson"] = json.dumps(config)
+
+
+# (stack, what to plant, the policy that must catch it, the resource it must name)
+PLANTED: list[tuple[str, Callable[[list], Any], str, str]] = [
+    ("staging", lambda r: _container(r, "grafana").update(image="grafana/grafana:latest"), "images-pinned", "grafana"),
+    ("staging", lambda r: _container(r, "prometheus").pop("memory"), "resource-limits", "prometheus"),
+    ("staging", lambda r: _container(r, "alertmanager").pop("healthcheck"), "health-checks", "alertmanager"),
+    ("staging", lambda r: _container(r, "node-exporter").update(labels=[]), "host-access-exceptions", "node-exporter"),
+    ("staging", lambda r: _container(r, "grafana")["ports"][0].update(ip="0.0.0.0"), "service-exposure", "grafana"),
+    ("staging", lambda r: _container(r, "grafana")["envs"].append("GF_AUTH_ANONYMOUS_ENABLED=true"), "grafana-login", "grafana"),
+    ("staging", lambda r: _container(r, "loki")["labels"].append(
+        {"label": "debug", "value": f"{PLACEHOLDER}-grafana_admin_password"}), "no-plain-secrets", "loki"),
+    ("prod", lambda r: _pod(r, "Deployment", "grafana")["containers"][0]["securityContext"].update(
+        allowPrivilegeEscalation=True), "restricted-security-context", "grafana"),
+    ("prod", lambda r: _named(r, "apps/v1:StatefulSet", "loki").update(protect=False), "persistent-storage", "loki"),
+    ("prod", lambda r: _drop(r, "NetworkPolicy", "grafana"), "network-policies-cover-workloads", "grafana"),
+    ("prod", lambda r: _drop(r, "PodDisruptionBudget", "prometheus"), "disruption-budgets", "prometheus"),
+    ("prod", lambda r: _named(r, "core/v1:Service", "grafana")["inputs"]["spec"].update(type="LoadBalancer"),
+     "service-exposure", "grafana"),
+    ("prod", lambda r: _pod(r, "StatefulSet", "prometheus")["containers"][0].update(args=[
+        a.replace("retention.time=30d", "retention.time=7d") for a in _pod(r, "StatefulSet", "prometheus")["containers"][0]["args"]]),
+     "retention", "prometheus"),
+    ("prod", _first_alert_rule, "alert-rules-complete", "prometheus-config"),
+    ("prod", _panel_datasource, "dashboards-use-provisioned-datasources", "node"),
+    ("prod", lambda r: _named(r, "Ingress", "grafana")["inputs"]["spec"].pop("tls"), "tls-in-production", "grafana"),
+    ("prod", lambda r: _drop(r, "CronJob", "backup-loki") or _drop(r, "ConfigMap", "backup-loki-config"),
+     "backups-scheduled", "loki"),
+]
+
+
+@pytest.mark.parametrize(("stack", "plant", "policy", "resource"), PLANTED,
+                         ids=[f"{p[0]}-{p[2]}-{i}" for i, p in enumerate(PLANTED)])
+def test_planted_violation_is_caught_naming_the_resource(previews, tmp_path, stack, plant, policy, resource):
+    resources = copy.deepcopy(previews[stack].resources)
+    before = {(f.policy, f.resource) for f in findings_of(resources, tmp_path)}
+    assert (policy, resource) not in before, "the saved preview must comply before the plant"
+    plant(resources)
+    assert (policy, resource) in {(f.policy, f.resource) for f in findings_of(resources, tmp_path)}
+
+
+def test_checker_command_prints_and_fails_on_a_mandatory_violation(previews, tmp_path):
+    resources = copy.deepcopy(previews["staging"].resources)
+    _container(resources, "grafana").update(image="grafana/grafana:latest")
+    saved = tmp_path / "resources.json"
+    saved.write_text(json.dumps({"resources": resources, "outputs": {}}))
+    # Were the PolicyPack constructed, the command would block serving it: the timeout catches that.
+    completed = subprocess.run([sys.executable, "-m", "policies", "check", str(saved)], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "[mandatory] images-pinned: grafana: image 'grafana/grafana:latest' is tagged latest" in completed.stdout
+    assert "fix: Pin the image" in completed.stdout
