@@ -13,7 +13,7 @@ preview: setup
 # The policy pack (policies/) over the stack's offline preview: prints each violation, fails on a mandatory one.
 policy: setup
 	$(PY) -m preview $(STACK) --quiet
-	$(PY) -m policies check build/$(STACK)/resources.json
+	$(PY) -m policies check build/$(STACK)/resources.json --stack-settings Pulumi.$(STACK).yaml
 
 test: setup
 	$(PY) -m pytest -n 2 -p no:cacheprovider

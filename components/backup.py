@@ -13,7 +13,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.mock_exporter_image import files_digest
+from components.mock_exporter_image import files_digest, package_context_files
 from components.mock_exporter_image import image_reference as mock_image_reference
 from components.service import ServiceComponent
 from services.backup import IMAGE_NAME
@@ -26,12 +26,7 @@ DOCKERFILE = Path("images/backup/Dockerfile")
 
 def context_files(root: Path = ROOT) -> list[str]:
     """The files the image is built from: the package (no bytecode) and the Dockerfile."""
-    package = sorted(
-        str(path.relative_to(root))
-        for path in (root / CONTEXT).rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
-    )
-    return [*package, str(DOCKERFILE)]
+    return package_context_files(root, CONTEXT, DOCKERFILE)
 
 
 def sources_digest(root: Path = ROOT) -> str:

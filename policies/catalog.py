@@ -57,15 +57,15 @@ RESOURCE_POLICIES = (
                    _plain(rp.restricted_security_context)),
     ResourcePolicy("service-exposure",
                    "No LoadBalancer or NodePort Service and no Docker port beyond loopback unless the stack allows it.",
-                   "Keep kubernetes.service_type ClusterIP and Docker bindings on 127.0.0.1, or allow them in the "
-                   "pack's config (allowed_service_types, beyond_loopback).",
-                   lambda t, p, config: rp.service_exposure(t, p, tuple(config.get("allowed_service_types", ())),
-                                                            bool(config.get("beyond_loopback")))),
+                   "Publish only as the stack settings say (kubernetes.service_type, exposure.bind_address), which "
+                   "the pack reads as allowed_service_types and bind_address.",
+                   lambda t, p, config: rp.service_exposure(t, p, tuple(config["allowed_service_types"]),
+                                                            config["bind_address"])),
     ResourcePolicy("no-plain-secrets",
                    "No secret in a plain input, environment value, label or rendered document: no key-shaped "
                    "string and no stack secret's value.",
                    "Pass the value as a Pulumi secret, mounted as a file (services.spec SecretFile).",
-                   lambda t, p, config: rp.no_plain_secrets(t, p, tuple(config.get("secret_values", ())))),
+                   lambda t, p, config: rp.no_plain_secrets(t, p, tuple(config["secret_values"]))),
 )
 
 STACK_POLICIES = (
@@ -102,5 +102,6 @@ STACK_POLICIES = (
 )
 
 # The pack's settings (CrossGuard: policy config; offline: `--config FILE`), defaults matching both stacks.
-DEFAULT_CONFIG: dict[str, Any] = {"production_stacks": ["prod"], "allowed_service_types": [], "beyond_loopback": False,
+DEFAULT_CONFIG: dict[str, Any] = {"production_stacks": ["prod"], "allowed_service_types": [],
+                                  "bind_address": rp.DEFAULT_BIND_ADDRESS,
                                   "exposed_services": ["grafana"], "secret_values": []}

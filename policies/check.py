@@ -44,14 +44,32 @@ def check(resources: Iterable[Resource], config: Mapping[str, Any] | None = None
     return findings
 
 
+def settings_config(stack_file: Path) -> dict[str, Any]:
+    """The pack's settings that follow from a stack's settings (Pulumi.<stack>.yaml): how it publishes."""
+    from preview.__main__ import read_stack_config
+    from settings import parse_settings
+    from settings.loader import namespace_config
+    from settings.secrets import SECRET_KEYS
+
+    flat, _, _ = read_stack_config(stack_file)
+    settings = parse_settings(namespace_config(flat, SECRET_KEYS), stack_file.stem.split(".", 1)[1])
+    service_type = settings.kubernetes.service_type
+    return {"allowed_service_types": [] if service_type == "ClusterIP" else [service_type],
+            "bind_address": str(settings.exposure.bind_address)}
+
+
 def main(argv: list[str]) -> int:
     from preview.__main__ import PLACEHOLDER  # the offline preview's stand-in for every secret value
 
     parser = argparse.ArgumentParser(prog="python -m policies check", description=__doc__)
     parser.add_argument("resources_json", type=Path)
+    parser.add_argument("--stack-settings", type=Path, metavar="PULUMI_STACK_YAML",
+                        help="read how the stack publishes its services from its Pulumi.<stack>.yaml")
     parser.add_argument("--config", type=Path, help="a JSON file of policy settings (see policies/catalog.py)")
     args = parser.parse_args(argv)
-    config = {"secret_values": [PLACEHOLDER], **(json.loads(args.config.read_text()) if args.config else {})}
+    config = {"secret_values": [PLACEHOLDER],
+              **(settings_config(args.stack_settings) if args.stack_settings else {}),
+              **(json.loads(args.config.read_text()) if args.config else {})}
     findings = check(load(args.resources_json), config)
     for finding in findings:
         print(finding)

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -18,6 +19,12 @@ from policies.catalog import DEFAULT_CONFIG, MANDATORY, RESOURCE_POLICIES, STACK
 from policies.model import Resource, StackView, stack_name
 
 LEVELS = {MANDATORY: EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+# Declared so that `pulumi preview --policy-pack-config` may set them; unset keys keep DEFAULT_CONFIG.
+CONFIG_SCHEMA = PolicyConfigSchema({
+    "production_stacks": _STRINGS, "allowed_service_types": _STRINGS, "bind_address": {"type": "string"},
+    "exposed_services": _STRINGS, "secret_values": _STRINGS,
+})
 
 
 def _config(args_config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -49,8 +56,8 @@ def stack_validator(policy: StackPolicy):
 
 def policies() -> list:
     return [
-        *(ResourceValidationPolicy(p.name, p.description, resource_validator(p), LEVELS[p.enforcement])
-          for p in RESOURCE_POLICIES),
-        *(StackValidationPolicy(p.name, p.description, stack_validator(p), LEVELS[p.enforcement])
-          for p in STACK_POLICIES),
+        *(ResourceValidationPolicy(p.name, p.description, resource_validator(p), LEVELS[p.enforcement],
+                                   config_schema=CONFIG_SCHEMA, remediation_steps=p.fix) for p in RESOURCE_POLICIES),
+        *(StackValidationPolicy(p.name, p.description, stack_validator(p), LEVELS[p.enforcement],
+                                config_schema=CONFIG_SCHEMA, remediation_steps=p.fix) for p in STACK_POLICIES),
     ]

@@ -11,8 +11,8 @@ from services.exceptions import KNOWN_REASONS
 
 Props = Mapping[str, Any]
 
-# Published only where the stack's own host reaches them (the stack settings bind ports to loopback).
-LOOPBACK_ADDRESSES = ("127.0.0.1", "::1", "localhost")
+# Where the stacks publish ports unless `exposure.bind_address` says otherwise.
+DEFAULT_BIND_ADDRESS = "127.0.0.1"
 RESTRICTED_SECCOMP = ("RuntimeDefault", "Localhost")
 
 
@@ -146,17 +146,17 @@ def restricted_security_context(resource_type: str, props: Props) -> list[str]:
 # --- exposure -------------------------------------------------------------------------------------
 
 def service_exposure(resource_type: str, props: Props, allowed_service_types: tuple[str, ...] = (),
-                     beyond_loopback: bool = False) -> list[str]:
-    """No LoadBalancer/NodePort Service unless the stack allows that type; Docker ports on loopback only
-    unless the stack publishes them deliberately (`exposure.bind_address`: config `beyond_loopback`)."""
+                     bind_address: str = DEFAULT_BIND_ADDRESS) -> list[str]:
+    """No LoadBalancer/NodePort Service unless the stack allows that type (`kubernetes.service_type`);
+    Docker ports published only on the stack's bind address (`exposure.bind_address`)."""
     if resource_type == "kubernetes:core/v1:Service":
         kind = (props.get("spec") or {}).get("type") or "ClusterIP"
         if kind in ("LoadBalancer", "NodePort") and kind not in allowed_service_types:
             return [f"Service of type {kind}, which the stack does not allow"]
-    if resource_type == DOCKER_CONTAINER and not beyond_loopback:
+    if resource_type == DOCKER_CONTAINER:
         return [f"port {port.get('external') or port.get('internal')} is published on "
-                f"{port.get('ip') or 'every interface'}, not on loopback"
-                for port in props.get("ports") or () if port.get("ip") not in LOOPBACK_ADDRESSES]
+                f"{port.get('ip') or 'every interface'}, not on the stack's bind address {bind_address}"
+                for port in props.get("ports") or () if port.get("ip") != bind_address]
     return []
 
 

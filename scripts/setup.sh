@@ -57,10 +57,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
-# The pinned virtualenv, rebuilt when requirements.txt changes.
-if [ ! -x .venv/bin/python ] || [ requirements.txt -nt .venv/.installed ]; then
+# The pinned virtualenv (every transitive package pinned by constraints.txt), rebuilt when either changes.
+if [ ! -x .venv/bin/python ] || [ requirements.txt -nt .venv/.installed ] || [ constraints.txt -nt .venv/.installed ]; then
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
   touch .venv/.installed
 fi
 

@@ -108,7 +108,8 @@ def test_allowed_service_type_and_known_secret_value_come_from_the_config():
     assert violations("service-exposure", "kubernetes:core/v1:Service", service, {"allowed_service_types": ["NodePort"]}) == []
     published = b.docker_container()
     published["ports"][0]["ip"] = "0.0.0.0"
-    assert violations("service-exposure", b.CONTAINER, published, {"beyond_loopback": True}) == []
+    assert violations("service-exposure", b.CONTAINER, published, {"bind_address": "0.0.0.0"}) == []
+    assert violations("service-exposure", b.CONTAINER, b.docker_container(), {"bind_address": "0.0.0.0"})
     ini = {"data": {"grafana.ini": "admin_password = correct-horse-battery"}}
     assert violations("no-plain-secrets", "kubernetes:core/v1:ConfigMap", ini) == []
     assert violations("no-plain-secrets", "kubernetes:core/v1:ConfigMap", ini, {"secret_values": ["correct-horse-battery"]})

@@ -10,25 +10,40 @@ import sys
 from typing import Any, Callable
 
 import pytest
+import yaml
 
 from policies.catalog import MANDATORY
-from policies.check import Finding, check, load
+from policies.check import Finding, check, load, settings_config
 from preview.__main__ import PLACEHOLDER
 from tests.conftest import ROOT, STACKS
 
 SECRET_CONFIG = {"secret_values": [PLACEHOLDER]}
 
 
-def findings_of(resources: list[dict[str, Any]], tmp_path) -> list[Finding]:
+def findings_of(resources: list[dict[str, Any]], tmp_path, stack: str) -> list[Finding]:
     saved = tmp_path / "resources.json"
     saved.write_text(json.dumps({"resources": resources, "outputs": {}}))
-    return check(load(saved), SECRET_CONFIG)
+    return check(load(saved), {**SECRET_CONFIG, **settings_config(ROOT / f"Pulumi.{stack}.yaml")})
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_has_no_mandatory_violation(previews, stack, tmp_path):
-    findings = findings_of(previews[stack].resources, tmp_path)
+    findings = findings_of(previews[stack].resources, tmp_path, stack)
     assert [str(f) for f in findings if f.enforcement == MANDATORY] == []
+
+
+@pytest.mark.parametrize(("stack", "section", "setting", "value", "expected"), [
+    ("prod", "monitoring:kubernetes", "service_type", "NodePort", {"allowed_service_types": ["NodePort"]}),
+    ("staging", "monitoring:exposure", "bind_address", "10.0.0.5", {"bind_address": "10.0.0.5"}),
+])
+def test_exposure_allowances_follow_the_stack_settings(tmp_path, stack, section, setting, value, expected):
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    assert settings_config(ROOT / f"Pulumi.{stack}.yaml").items() >= {"allowed_service_types": [],
+                                                                       "bind_address": "127.0.0.1"}.items()
+    document["config"].setdefault(section, {})[setting] = value
+    changed = tmp_path / f"Pulumi.{stack}.yaml"
+    changed.write_text(yaml.safe_dump(document))
+    assert settings_config(changed).items() >= expected.items()
 
 
 def _named(resources, type_suffix: str, name: str) -> dict[str, Any]:
@@ -92,10 +107,10 @@ PLANTED: list[tuple[str, Callable[[list], Any], str, str]] = [
                          ids=[f"{p[0]}-{p[2]}-{i}" for i, p in enumerate(PLANTED)])
 def test_planted_violation_is_caught_naming_the_resource(previews, tmp_path, stack, plant, policy, resource):
     resources = copy.deepcopy(previews[stack].resources)
-    before = {(f.policy, f.resource) for f in findings_of(resources, tmp_path)}
+    before = {(f.policy, f.resource) for f in findings_of(resources, tmp_path, stack)}
     assert (policy, resource) not in before, "the saved preview must comply before the plant"
     plant(resources)
-    assert (policy, resource) in {(f.policy, f.resource) for f in findings_of(resources, tmp_path)}
+    assert (policy, resource) in {(f.policy, f.resource) for f in findings_of(resources, tmp_path, stack)}
 
 
 def test_checker_command_prints_and_fails_on_a_mandatory_violation(previews, tmp_path):
@@ -104,7 +119,8 @@ def test_checker_command_prints_and_fails_on_a_mandatory_violation(previews, tmp
     saved = tmp_path / "resources.json"
     saved.write_text(json.dumps({"resources": resources, "outputs": {}}))
     # Were the PolicyPack constructed, the command would block serving it: the timeout catches that.
-    completed = subprocess.run([sys.executable, "-m", "policies", "check", str(saved)], cwd=ROOT,
+    completed = subprocess.run([sys.executable, "-m", "policies", "check", str(saved),
+                                "--stack-settings", "Pulumi.staging.yaml"], cwd=ROOT,
                                capture_output=True, text=True, timeout=60)
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "[mandatory] images-pinned: grafana: image 'grafana/grafana:latest' is tagged latest" in completed.stdout

@@ -114,8 +114,11 @@ def unknown_key(section: tuple[tuple[str, ...], type]) -> st.SearchStrategy[Muta
     return names.map(lambda name: Mutation("unknown key", (*path, name), 1))
 
 
+NUMBER_LEAVES = [leaf for leaf in LEAVES if leaf.field.annotation in (int, float, int | None, float | None)]
+
 mutation = st.one_of(
     st.sampled_from(LEAVES).flatmap(wrong_type),
+    st.sampled_from(NUMBER_LEAVES).flatmap(lambda leaf: st.booleans().map(lambda flag: Mutation("boolean", leaf.path, flag))),
     st.sampled_from(BOUNDED_LEAVES).flatmap(out_of_range),
     st.sampled_from(DURATION_LEAVES).flatmap(lambda leaf: bad_text(leaf, durations_text, is_duration)),
     st.sampled_from(SIZE_LEAVES).flatmap(lambda leaf: bad_text(leaf, sizes_text, is_byte_size)),

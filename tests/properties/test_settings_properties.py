@@ -75,6 +75,8 @@ def section_defaults(instance, prefix=""):
          "monitoring:logs.alerts.min_error_lines_per_s: Infinity is not a finite number"),
         # Regression: pydantic's own wording leaked through ("input should be a valid tuple").
         ({"sla": {"services": "abc"}}, 'monitoring:sla.services: "abc" is not a list'),
+        # Regression: pydantic reads true as 1, so `port: true` became port 1.
+        ({"prometheus": {"port": True}}, "monitoring:prometheus.port: true is a boolean, not a number"),
         # Regression: a bad mapping key was named `...external_labels.1bad.[key]`.
         ({"prometheus": {"external_labels": {"1bad": "x"}}},
          'monitoring:prometheus.external_labels.1bad: "1bad" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)'),
