@@ -250,6 +250,8 @@ class StackSettings(Strict):
         publish = list(self.exposure.publish)
         if len(set(publish)) != len(publish):
             raise FieldProblem("exposure.publish", publish, "lists a service twice")
+        if "api" in publish and not self.api.enabled:
+            raise FieldProblem("exposure.publish", publish, "lists api while api.enabled is false: there is no API to publish")
         seen: dict[int, str] = {}
         for service in self.exposure.publish:
             port = getattr(self, service).port

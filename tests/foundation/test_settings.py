@@ -87,6 +87,10 @@ BAD_SETTINGS = [
         'monitoring:exporters.node.targets[1]: "not a target" is not a host:port target',
     ),
     ({"docker": {"log_max_files": 0}}, "monitoring:docker.log_max_files: 0 is out of range; must be >= 1"),
+    (
+        {"exposure": {"publish": ["grafana", "api"]}},
+        'monitoring:exposure.publish: ["grafana", "api"] lists api while api.enabled is false: there is no API to publish',
+    ),
     ({"prometheus": "30d"}, 'monitoring:prometheus: "30d" is not a mapping of settings'),
     # Traces and profiles (settings/traces.py).
     ({"logs": {"collector": "promtail"}, "traces": {"enabled": True}}, 'monitoring:traces.enabled: true needs logs.collector alloy (Promtail collects logs only): set logs.collector: alloy or traces.enabled: false'),
