@@ -79,7 +79,7 @@ class Verified:
 def verify(plan: Plan, only: Sequence[str] | None = None, read_data: bool = True) -> list[Verified]:
     """The repository's integrity (restic check, reading every pack with `read_data`), then each
     service's latest backup: present, and what it holds usable (TSDB blocks complete, Grafana's
-    database passing SQLite's integrity check, the silences readable)."""
+    database passing SQLite's integrity check, the silences readable, the Pushgateway's file there)."""
     restic = Restic(plan)
     restic.check(read_data)
     found = []
@@ -100,6 +100,10 @@ def _verify_content(restic: Restic, snapshot: Snapshot) -> str:
                 if f"/{block}/{part}" not in files:
                     raise BackupError(f"the Prometheus backup {snapshot.short_id} lacks {block}/{part}")
         return f"{len(blocks)} TSDB blocks"
+    if snapshot.service == "pushgateway":
+        if f"/{sources.PUSHGATEWAY_FILE}" not in files:
+            raise BackupError(f"the Pushgateway backup {snapshot.short_id} lacks {sources.PUSHGATEWAY_FILE}")
+        return "the persistence file"
     if snapshot.service in ("grafana", "alertmanager"):
         with tempfile.TemporaryDirectory() as scratch:
             restic.restore(snapshot, scratch)

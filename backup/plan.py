@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SERVICES = ("prometheus", "alertmanager", "grafana", "loki", "config")
+SERVICES = ("prometheus", "alertmanager", "grafana", "loki", "tempo", "pyroscope", "pushgateway", "config")
 
 
 class BackupError(Exception):
@@ -39,8 +39,8 @@ class Endpoint:
 class Source:
     """One service's state: its API (`endpoint`) and/or its files as the job sees them (`path`).
 
-    `object_storage` says the state lives elsewhere (Loki's chunks in S3): nothing is backed up and
-    the run says so."""
+    `object_storage` says the state lives elsewhere (Loki's chunks or Tempo's blocks in S3): nothing is
+    backed up and the run says so."""
 
     service: str
     endpoint: Endpoint | None = None

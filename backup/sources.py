@@ -15,6 +15,18 @@
   each object written once). The ingesters' WAL and the index being built are left out: a restored
   Loki has every line flushed before the backup. With object storage, nothing (the bucket is the
   store; back it up with the bucket's own versioning or replication): the run says so.
+- Tempo: with local storage, its completed blocks (`blocks`: what the ingesters flushed and the
+  compactor wrote; a block's objects are written once). The WAL (`wal`) and the metrics-generator's
+  files are left out: a restored Tempo has the traces flushed to blocks before the backup. A block
+  being flushed or compacted during the copy may be copied partially. With object storage
+  (`traces.tempo.s3`), nothing: the run says so.
+- Pyroscope: its completed blocks (`blocks`, the filesystem bucket; each block written once). The
+  head (`head`, profiles not yet flushed) and the compactor's working directory are left out; a block
+  being written during the copy may be copied partially.
+- Pushgateway: its persistence file (`--persistence.file`), which the Pushgateway writes aside and
+  renames into place, so a copy is one whole file as of its last write (every
+  `--persistence.interval`, and at shutdown): groups pushed since are not in it. Before its first
+  write there is nothing to back up, and the run says so.
 - config: the rendered documents of every service as deployed, for reference (the source of truth
   is this repository and the stack's settings: `pulumi up` re-renders them).
 """
@@ -39,6 +51,11 @@ SILENCES_FILE = "silences.json"
 NFLOG_FILE = "nflog"
 GRAFANA_DB = "grafana.db"
 LOKI_OBJECTS = "chunks"
+# Tempo's local backend and Pyroscope's filesystem bucket: completed blocks (traces.tempo, profiles.pyroscope).
+TEMPO_BLOCKS = "blocks"
+PYROSCOPE_BLOCKS = "blocks"
+# services.exporters: --persistence.file=/pushgateway/pushgateway.db, the data volume's one file.
+PUSHGATEWAY_FILE = "pushgateway.db"
 # Silences still in force; expired ones cannot be created again (and are history only).
 LIVE_SILENCE_STATES = ("active", "pending")
 
@@ -151,6 +168,43 @@ def capture_loki(source: Source, scratch: Path) -> Iterator[Capture]:
 
 
 @contextmanager
+def capture_tempo(source: Source, scratch: Path) -> Iterator[Capture]:
+    if source.object_storage:
+        yield Capture(None, skipped=f"Tempo keeps its blocks in object storage ({source.object_storage})")
+        return
+    blocks = _require_path(source) / TEMPO_BLOCKS
+    if not blocks.is_dir():
+        raise BackupError(f"no Tempo blocks directory at {blocks}")
+    yield Capture(blocks)
+
+
+@contextmanager
+def capture_pyroscope(source: Source, scratch: Path) -> Iterator[Capture]:
+    blocks = _require_path(source) / PYROSCOPE_BLOCKS
+    if not blocks.is_dir():
+        raise BackupError(f"no Pyroscope blocks directory at {blocks}")
+    yield Capture(blocks)
+
+
+@contextmanager
+def capture_pushgateway(source: Source, scratch: Path) -> Iterator[Capture]:
+    directory = _require_path(source)
+    if not directory.is_dir():
+        raise BackupError(f"no Pushgateway data directory at {directory}: is its volume mounted there?")
+    persisted = directory / PUSHGATEWAY_FILE
+    if not persisted.is_file():
+        yield Capture(None, skipped=f"the Pushgateway has not written {persisted} yet")
+        return
+    # Staged: the Pushgateway replaces the file by a rename, so this copy is one whole version of it.
+    staged = _fresh(scratch / "pushgateway")
+    shutil.copyfile(persisted, staged / PUSHGATEWAY_FILE)
+    try:
+        yield Capture(staged)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+@contextmanager
 def capture_directory(source: Source, scratch: Path) -> Iterator[Capture]:
     directory = _require_path(source)
     if not directory.is_dir():
@@ -163,6 +217,9 @@ CAPTURES: dict[str, Callable[[Source, Path], "contextmanager[Capture]"]] = {
     "alertmanager": capture_alertmanager,
     "grafana": capture_grafana,
     "loki": capture_loki,
+    "tempo": capture_tempo,
+    "pyroscope": capture_pyroscope,
+    "pushgateway": capture_pushgateway,
     "config": capture_directory,
 }
 

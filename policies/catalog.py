@@ -77,11 +77,9 @@ STACK_POLICIES = (
                 "Stateful services keep their data on persistent volumes, protected and retained in production.",
                 "Declare the data as a stateful VolumeSpec; set protect_state in the production stack.",
                 sp.persistent_storage),
-    # Advisory until every stateful service has a backup source: Tempo, Pyroscope and the Pushgateway
-    # have none yet (backup/sources.py), which is product work, not a policy to relax.
     StackPolicy("backups-scheduled", "In production, a backup plan captures every stateful service.",
                 "Add the service to the backup plans (services/backup.py, backup/sources.py).",
-                sp.backups_scheduled, ADVISORY),
+                sp.backups_scheduled),
     StackPolicy("retention", "Metrics and logs are kept at least 30 days (seeds 003 and 004).",
                 "Set prometheus.retention and logs.retention to 30d or more.", sp.retention),
     StackPolicy("grafana-login", "Grafana requires a login: anonymous access and sign-up are off.",

@@ -99,16 +99,24 @@ def stale(c: BackupConfig, stale_after: str) -> AlertRule:
     )
 
 
-def missing(c: BackupConfig, stale_after: str) -> AlertRule:
+def reported(ctx: RuleContext) -> tuple[str, ...]:
+    """The services each run reports on: every one of backup.plan.SERVICES, Tempo and Pyroscope only
+    while they run (the Pushgateway always does where these rules exist: they need it)."""
+    off = {"tempo"} if not ctx.traces else set()
+    off |= {"pyroscope"} if not ctx.profiles else set()
+    return tuple(service for service in SERVICES if service not in off)
+
+
+def missing(c: BackupConfig, stale_after: str, services: tuple[str, ...] = SERVICES) -> AlertRule:
     summary = f"No backup of {SERVICE} was ever reported."
     description = (f"The backup job has not pushed a result for {SERVICE} for {stale_after}: the job does not run "
                    "(a Docker container stopped, a CronJob that cannot be scheduled) or cannot reach the Pushgateway.")
     expr = " or ".join(
-        f"absent({_metric('backup_last_success_timestamp_seconds', c, _service(service))})" for service in SERVICES
+        f"absent({_metric('backup_last_success_timestamp_seconds', c, _service(service))})" for service in services
     )
     hours = int(duration_seconds(stale_after) // 3600) + 2
     present = tuple(
-        Series(_series("backup_last_success_timestamp_seconds", service=s), f"0x{hours * 60}") for s in SERVICES
+        Series(_series("backup_last_success_timestamp_seconds", service=s), f"0x{hours * 60}") for s in services
     )
     fired = {"service": "grafana"}
     return AlertRule(
@@ -130,5 +138,5 @@ def missing(c: BackupConfig, stale_after: str) -> AlertRule:
 def build(ctx: RuleContext, config: BackupConfig = CONFIG) -> RuleModule | None:
     if ctx.backup_stale_after is None:
         return None
-    rules = (failed(config), stale(config, ctx.backup_stale_after), missing(config, ctx.backup_stale_after))
+    rules = (failed(config), stale(config, ctx.backup_stale_after), missing(config, ctx.backup_stale_after, reported(ctx)))
     return RuleModule(domain="backup", component="stack", groups=(RuleGroup("backup.alerts", rules),))

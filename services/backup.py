@@ -4,8 +4,8 @@ On one Docker host a single container runs the job on the schedule (its own loop
 scheduler), with every service's volume mounted: read-only, except Prometheus' (the job removes the
 snapshots it asks for). On a cluster each volume is a ReadWriteOnce claim, attachable to one node
 at a time, so there is one CronJob per volume owner - Prometheus (replica 0's TSDB, with
-Alertmanager's silences through its API and the rendered configuration), Grafana, and Loki when
-it keeps its data on a volume - each running on its owner's node (the platform co-locates a pod
+Alertmanager's silences through its API and the rendered configuration), Grafana, Loki and Tempo
+when they keep their data on a volume, Pyroscope and the Pushgateway - each running on its owner's node (the platform co-locates a pod
 with the owner of a volume it borrows) as the owner's own user, and all writing to one S3
 repository (restic allows concurrent backups; `--retry-lock` lets retention wait for the others).
 """
@@ -51,12 +51,17 @@ SOURCE_MOUNTS = {
     "alertmanager": "/sources/alertmanager",
     "grafana": "/sources/grafana",
     "loki": "/sources/loki",
+    "tempo": "/sources/tempo",
+    "pyroscope": "/sources/pyroscope",
+    "pushgateway": "/sources/pushgateway",
 }
 DATA_VOLUME = "data"
 # How long retention waits for another job's lock on a shared (S3) repository.
 RETRY_LOCK = "30m"
 # The images' own users (services.core): each cluster job runs as the owner of the data it reads.
-OWNER_USERS = {"prometheus": "65534:65534", "grafana": "472:0", "loki": "10001:10001"}
+OWNER_USERS = {"prometheus": "65534:65534", "grafana": "472:0", "loki": "10001:10001",
+               # services.traces' IMAGE_USER; the Pushgateway runs as nobody (services.exporters).
+               "tempo": "10001:10001", "pyroscope": "10001:10001", "pushgateway": "65534:65534"}
 # On Docker one job reads every volume: Prometheus' and Alertmanager's user (owner of their files,
 # so it may remove Prometheus' snapshots) in the root group, which Grafana's files belong to (the
 # Grafana image runs as 472:0).
@@ -84,7 +89,7 @@ def repository(settings: StackSettings, paths: JobPaths) -> str:
 def render_plan(
     settings: StackSettings, endpoints: Endpoints, services: tuple[str, ...], paths: JobPaths = JobPaths()
 ) -> dict[str, Any]:
-    """The plan of a job backing up `services` (of prometheus, alertmanager, grafana, loki, config)."""
+    """The plan of a job backing up `services` (of backup.plan.SERVICES)."""
     backup = settings.backup
     sources: dict[str, dict[str, Any]] = {}
     if "prometheus" in services:
@@ -99,10 +104,17 @@ def render_plan(
         sources["loki"] = (
             {"object_storage": f"s3://{settings.logs.s3.bucket}"} if settings.logs.s3 else {"path": paths.sources["loki"]}
         )
+    if "tempo" in services:
+        tempo_s3 = settings.traces.tempo.s3
+        sources["tempo"] = {"object_storage": f"s3://{tempo_s3.bucket}"} if tempo_s3 else {"path": paths.sources["tempo"]}
+    if "pyroscope" in services:
+        sources["pyroscope"] = {"path": paths.sources["pyroscope"]}
+    if "pushgateway" in services:
+        sources["pushgateway"] = {"path": paths.sources["pushgateway"]}
     if "config" in services:
         sources["config"] = {"path": paths.rendered}
     pushgateway = EXPORTER_ALIASES["pushgateway"]
-    pushes = pushgateway in endpoints and settings.exporters.pushgateway.mode == "real"
+    pushes = _runs_pushgateway(settings, endpoints)
     shared = backup.s3 is not None
     return {
         "stack": settings.environment,
@@ -119,6 +131,11 @@ def render_plan(
         "retry_lock": RETRY_LOCK if shared and replicated(settings) else None,
         "sources": sources,
     }
+
+
+def _runs_pushgateway(settings: StackSettings, endpoints: Endpoints) -> bool:
+    """The stack runs the real Pushgateway (its persistence file is state; the job pushes to it)."""
+    return EXPORTER_ALIASES["pushgateway"] in endpoints and settings.exporters.pushgateway.mode == "real"
 
 
 def _endpoint(settings: StackSettings, endpoints: Endpoints, key: str, paths: JobPaths) -> dict[str, Any]:
@@ -193,14 +210,25 @@ def backup_services(
     if not settings.runs_backups:
         return {}
     loki_on_volume = settings.logs.s3 is None
+    # The other stateful services, when they run: Tempo (on a volume or in S3), Pyroscope, and the
+    # Pushgateway when it is the real one (its persistence file).
+    tempo = settings.runs_traces
+    tempo_on_volume = tempo and settings.traces.tempo.s3 is None
+    pyroscope = settings.runs_profiles
+    pushgateway = _runs_pushgateway(settings, endpoints)
     rendered = _rendered_files(specs)
     if not replicated(settings):
-        services = ("prometheus", "alertmanager", "grafana", "loki", "config")
+        services = ("prometheus", "alertmanager", "grafana", "loki",
+                    *(("tempo",) if tempo else ()), *(("pyroscope",) if pyroscope else ()),
+                    *(("pushgateway",) if pushgateway else ()), "config")
         volumes = (
             _borrowed("prometheus", writable=True),
             _borrowed("alertmanager"),
             _borrowed("grafana"),
             *((_borrowed("loki"),) if loki_on_volume else ()),
+            *((_borrowed("tempo"),) if tempo_on_volume else ()),
+            *((_borrowed("pyroscope"),) if pyroscope else ()),
+            *((_borrowed("pushgateway"),) if pushgateway else ()),
             # A local repository: on the stack's host, protected in prod like the data it holds.
             *(() if settings.backup.s3 else (VolumeSpec("repository", REPOSITORY_DIR),)),
         )
@@ -208,14 +236,22 @@ def backup_services(
         return {NAME: _job(settings, NAME, plan, Security(user=DOCKER_USER), volumes, rendered, image)}
     # One job per volume owner, each on its owner's node, as its owner's user.
     paths = JobPaths(sources={**SOURCE_MOUNTS, "alertmanager": None})
-    # Loki in object storage has nothing to back up; the Prometheus job still reports it (as skipped).
-    first = ("prometheus", "alertmanager", "config") + (() if loki_on_volume else ("loki",))
+    # Loki or Tempo in object storage has nothing to back up; the Prometheus job still reports it (as skipped).
+    first = (("prometheus", "alertmanager", "config") + (() if loki_on_volume else ("loki",))
+             + (("tempo",) if tempo and not tempo_on_volume else ()))
     jobs = {
         "prometheus": (first, _borrowed("prometheus", writable=True, replica=0), rendered),
         "grafana": (("grafana",), _borrowed("grafana"), ()),
     }
     if loki_on_volume:
         jobs["loki"] = (("loki",), _borrowed("loki", replica=0), ())
+    # Tempo and Pyroscope are single StatefulSet replicas (services.cluster); the Pushgateway a Deployment.
+    if tempo_on_volume:
+        jobs["tempo"] = (("tempo",), _borrowed("tempo", replica=0), ())
+    if pyroscope:
+        jobs["pyroscope"] = (("pyroscope",), _borrowed("pyroscope", replica=0), ())
+    if pushgateway:
+        jobs["pushgateway"] = (("pushgateway",), _borrowed("pushgateway"), ())
     found = {}
     for owner, (services, volume, files) in jobs.items():
         name = f"{NAME}-{owner}"

@@ -314,3 +314,45 @@ def test_retention_is_restics_forget_per_service(proof):
         assert result.returncode == 0, result.stderr
     listed = [line.split()[-1] for line in backup_cli("list", plan=proof.plan).stdout.splitlines()]
     assert listed.count("config") == 3 and listed.count("grafana") >= 1, listed
+
+
+def test_the_restored_pushgateway_file_brings_back_the_pushed_groups(tmp_path):
+    """The Pushgateway's persistence file, as the deployed plan backs it up: a real Pushgateway persists
+    a pushed group, the job backs the file up, `restore` puts it into a fresh directory, and a new
+    Pushgateway started on it serves the group again."""
+    with Processes() as processes:
+        data = tmp_path / "pushgateway-data"
+        data.mkdir()
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        processes.start([PUSHGATEWAY_BINARY, f"--web.listen-address=127.0.0.1:{port}",
+                         f"--persistence.file={data / 'pushgateway.db'}", "--persistence.interval=1s"],
+                        tmp_path / "pushgateway.log")
+        wait_until(lambda: http_ok(f"{url}/-/ready"), 30, "Pushgateway ready")
+        pushed = urllib.request.Request(f"{url}/metrics/job/proof_job/instance/proof", method="PUT",
+                                        data=b"# TYPE proof_restored_metric gauge\nproof_restored_metric 42\n")
+        urllib.request.urlopen(pushed, timeout=10).close()
+        wait_until(lambda: (data / "pushgateway.db").is_file(), 30, "the Pushgateway's persistence file")
+        (tmp_path / "job-secrets").mkdir()
+        (tmp_path / "job-secrets" / "backup_repository_password").write_text("correct horse battery staple\n")
+        paths = JobPaths(sources={"pushgateway": str(data)}, rendered=str(tmp_path / "rendered"),
+                         repository=str(tmp_path / "repository"), secrets=str(tmp_path / "job-secrets"),
+                         scratch=str(tmp_path / "scratch"))
+        plan = tmp_path / "plan.json"
+        plan.write_text(json.dumps(render_plan(stack_settings(STACK), {"pushgateway": Endpoint("127.0.0.1", port)},
+                                               ("pushgateway",), paths)))
+        created = backup_cli("create", plan=plan)
+        assert created.returncode == 0 and "pushgateway: snapshot " in created.stdout, created.stdout + created.stderr
+        verified = backup_cli("verify", plan=plan)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+        restored = tmp_path / "restored-pushgateway"
+        result = backup_cli("restore", "--service", "pushgateway", "--to", str(restored), plan=plan)
+        assert result.returncode == 0, result.stderr
+        assert sorted(p.name for p in restored.iterdir()) == ["pushgateway.db"]
+        fresh_port = free_port()
+        fresh_url = f"http://127.0.0.1:{fresh_port}"
+        processes.start([PUSHGATEWAY_BINARY, f"--web.listen-address=127.0.0.1:{fresh_port}",
+                         f"--persistence.file={restored / 'pushgateway.db'}"], tmp_path / "pushgateway-restored.log")
+        wait_until(lambda: http_ok(f"{fresh_url}/-/ready"), 30, "the restored Pushgateway ready")
+        assert 'proof_restored_metric{instance="proof",job="proof_job"} 42' in pushed_metrics(fresh_url)

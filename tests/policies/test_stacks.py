@@ -100,6 +100,10 @@ PLANTED: list[tuple[str, Callable[[list], Any], str, str]] = [
     ("prod", lambda r: _named(r, "Ingress", "grafana")["inputs"]["spec"].pop("tls"), "tls-in-production", "grafana"),
     ("prod", lambda r: _drop(r, "CronJob", "backup-loki") or _drop(r, "ConfigMap", "backup-loki-config"),
      "backups-scheduled", "loki"),
+    ("prod", lambda r: _drop(r, "CronJob", "backup-tempo") or _drop(r, "ConfigMap", "backup-tempo-config"),
+     "backups-scheduled", "tempo"),
+    ("prod", lambda r: _drop(r, "CronJob", "backup-pushgateway") or _drop(r, "ConfigMap", "backup-pushgateway-config"),
+     "backups-scheduled", "pushgateway"),
 ]
 
 
@@ -111,6 +115,14 @@ def test_planted_violation_is_caught_naming_the_resource(previews, tmp_path, sta
     assert (policy, resource) not in before, "the saved preview must comply before the plant"
     plant(resources)
     assert (policy, resource) in {(f.policy, f.resource) for f in findings_of(resources, tmp_path, stack)}
+
+
+def test_a_stateful_service_without_a_backup_is_a_mandatory_violation(previews, tmp_path):
+    resources = copy.deepcopy(previews["prod"].resources)
+    _drop(resources, "CronJob", "backup-pyroscope")
+    _drop(resources, "ConfigMap", "backup-pyroscope-config")
+    found = {(f.policy, f.resource, f.enforcement) for f in findings_of(resources, tmp_path, "prod")}
+    assert ("backups-scheduled", "pyroscope", MANDATORY) in found, found
 
 
 def test_checker_command_prints_and_fails_on_a_mandatory_violation(previews, tmp_path):
