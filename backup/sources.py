@@ -156,34 +156,31 @@ def capture_grafana(source: Source, scratch: Path) -> Iterator[Capture]:
         shutil.rmtree(staged, ignore_errors=True)
 
 
+def _directory_capture(source: Source, subdirectory: str, service: str, what: str) -> Capture:
+    """A directory of write-once files (chunks, blocks) in a service's volume, or nothing when the
+    service keeps them in object storage."""
+    if source.object_storage:
+        return Capture(None, skipped=f"{service} keeps {what} in object storage ({source.object_storage})")
+    directory = _require_path(source) / subdirectory
+    if not directory.is_dir():
+        raise BackupError(f"no {service} {what} directory at {directory}")
+    return Capture(directory)
+
+
 @contextmanager
 def capture_loki(source: Source, scratch: Path) -> Iterator[Capture]:
-    if source.object_storage:
-        yield Capture(None, skipped=f"Loki keeps chunks and index in object storage ({source.object_storage})")
-        return
-    objects = _require_path(source) / LOKI_OBJECTS
-    if not objects.is_dir():
-        raise BackupError(f"no Loki object store directory at {objects}")
-    yield Capture(objects)
+    yield _directory_capture(source, LOKI_OBJECTS, "Loki", "chunks and index")
 
 
 @contextmanager
 def capture_tempo(source: Source, scratch: Path) -> Iterator[Capture]:
-    if source.object_storage:
-        yield Capture(None, skipped=f"Tempo keeps its blocks in object storage ({source.object_storage})")
-        return
-    blocks = _require_path(source) / TEMPO_BLOCKS
-    if not blocks.is_dir():
-        raise BackupError(f"no Tempo blocks directory at {blocks}")
-    yield Capture(blocks)
+    yield _directory_capture(source, TEMPO_BLOCKS, "Tempo", "blocks")
 
 
 @contextmanager
 def capture_pyroscope(source: Source, scratch: Path) -> Iterator[Capture]:
-    blocks = _require_path(source) / PYROSCOPE_BLOCKS
-    if not blocks.is_dir():
-        raise BackupError(f"no Pyroscope blocks directory at {blocks}")
-    yield Capture(blocks)
+    # Pyroscope stores on its volume only (no object_storage in its plan source).
+    yield _directory_capture(source, PYROSCOPE_BLOCKS, "Pyroscope", "blocks")
 
 
 @contextmanager
