@@ -13,6 +13,7 @@ from api.auth import RateLimiter
 from api.config import UPSTREAMS, ApiConfig
 from api.models import Health
 from api.routes import alerts, dashboards, logs, profiling, prometheus, traces
+from api.rules_check import RuleChecker
 from api.rules_store import RulesStore
 from api.upstream import Upstreams
 
@@ -32,12 +33,26 @@ class SelfMetrics:
                                        ("upstream", "code"), registry=self.registry)
 
 
+def rules_store(config: ApiConfig):
+    """The user rules: a ConfigMap on a cluster, a directory Prometheus globs on one Docker host."""
+    if config.rules_configmap:
+        from api.kube_rules import SERVICE_ACCOUNT, ConfigMapRulesStore
+
+        namespace, _, name = config.rules_configmap.partition("/")
+        return ConfigMapRulesStore(namespace, name, config.kubernetes_api,
+                                   token_file=config.kubernetes_token_file or SERVICE_ACCOUNT / "token",
+                                   ca_file=config.kubernetes_ca_file or SERVICE_ACCOUNT / "ca.crt",
+                                   propagation_seconds=config.rules_propagation_seconds)
+    return RulesStore(config.rules_dir)
+
+
 def create_app(config: ApiConfig, transport: httpx.AsyncBaseTransport | None = None,
                grafana_token: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
         await app.state.upstreams.close()
+        await app.state.rules.close()
 
     app = FastAPI(title="Monitoring API", version="1.0.0", openapi_url=OPENAPI_PATH, docs_url=None, redoc_url=None,
                   lifespan=lifespan,
@@ -45,7 +60,8 @@ def create_app(config: ApiConfig, transport: httpx.AsyncBaseTransport | None = N
                               "and Pyroscope. Bearer tokens: read scope for GET, write scope for changes.")
     app.state.config = config
     app.state.upstreams = Upstreams(config, transport)
-    app.state.rules = RulesStore(config.rules_dir)
+    app.state.rules = rules_store(config)
+    app.state.checker = RuleChecker(config.promtool, config.promtool_timeout)
     app.state.rate_limiter = RateLimiter(config.rate_limit)
     app.state.grafana_token = grafana_token
     app.state.metrics = metrics = SelfMetrics()

@@ -67,6 +67,17 @@ class ApiConfig:
     client_user: str | None = None
     client_password: str | None = None
     client_auth_upstreams: tuple[str, ...] = ()
+    # `promtool` checking user rules (api/rules_check.py); None: promql-parser and the API's own checks.
+    promtool: str | None = None
+    promtool_timeout: float = 10.0
+    # On a cluster: the user rules ConfigMap (`namespace/name`) instead of `rules_dir`, written
+    # through the Kubernetes API (in-cluster unless `kubernetes_api` is given), and how long until
+    # both Prometheus replicas evaluate a change (api/kube_rules.py).
+    rules_configmap: str | None = None
+    kubernetes_api: str | None = None
+    kubernetes_token_file: Path | None = None
+    kubernetes_ca_file: Path | None = None
+    rules_propagation_seconds: int = 150
 
     def timeout(self, upstream: str) -> float:
         return self.timeouts.get(upstream, self.default_timeout)

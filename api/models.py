@@ -83,6 +83,20 @@ class RuleList(BaseModel):
 class RuleWritten(BaseModel):
     id: str
     reloaded: bool = Field(description="Whether Prometheus was asked to reload now")
+    checked_by: str = Field("", description="What checked the rule: promtool, or promql-parser where promtool is absent")
+    applied_within_seconds: int | None = Field(
+        None, description="On a cluster (answer 202): how long until every Prometheus replica evaluates the change; "
+                          "None when Prometheus reloaded now")
+
+
+class RulesWritten(BaseModel):
+    ids: list[str] = Field(description="Every alerting rule of the file, in order; each its own user rule")
+    created: list[str]
+    replaced: list[str]
+    dry_run: bool = False
+    reloaded: bool = False
+    checked_by: str
+    applied_within_seconds: int | None = None
 
 
 class Dashboard(BaseModel):
@@ -114,6 +128,11 @@ class DashboardWritten(BaseModel):
 class Deleted(BaseModel):
     id: str
     deleted: bool = True
+
+
+class RuleDeleted(Deleted):
+    applied_within_seconds: int | None = Field(
+        None, description="On a cluster (answer 202): how long until every Prometheus replica stops evaluating it")
 
 
 class TraceSummary(BaseModel):

@@ -1,5 +1,5 @@
-"""StackCredentials: the CA, every service's key and certificate, the web configurations with their
-bcrypt hashes, and the health checks' Authorization header - the secrets the program derives itself
+"""StackCredentials: the CA, every service's key and certificate, the web configurations and the
+gateway's htpasswd files with their bcrypt hashes, and the health checks' Authorization header - the secrets the program derives itself
 (security.tls, security.auth), delivered as files like the configured ones.
 
 The CA is generated with the Pulumi TLS provider (`tls.mode: generated`) or is yours
@@ -18,21 +18,25 @@ from typing import Iterable, Mapping
 import pulumi
 import pulumi_tls as tls
 
+from render.cluster_tls import authenticates_clients
+from render.gateway import GATED, htpasswd_secret, render_htpasswd
 from render.serialize import to_yaml
 from render.tls_clients import (
     CA_SECRET,
     HEALTH_AUTHORIZATION_SECRET,
+    basic_auth_hash_secret,
     cert_secret,
     certificate_names,
     key_secret,
     web_config_secret,
 )
-from render.web_config import health_authorization, render_web_config
+from render.web_config import bcrypt_hash, health_authorization, render_web_config
 from services.spec import ServiceSpec
 from settings.model import StackSettings
 
 # Service name -> its key in the settings (security.auth.users[].services names these).
-SETTINGS_KEYS = {"node-exporter": "node", "blackbox-exporter": "blackbox", "postgres-exporter": "postgres"}
+SETTINGS_KEYS = {"node-exporter": "node", "blackbox-exporter": "blackbox", "postgres-exporter": "postgres",
+                 "dcgm-exporter": "dcgm"}
 SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"]
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
 
@@ -68,6 +72,7 @@ class StackCredentials(pulumi.ComponentResource):
         self.secrets = {}
         specs = list(args.specs)
         needed = {f.secret_key for spec in specs for f in spec.secret_files}
+        needed_env = {key for spec in specs for key in spec.secret_env.values()}
         if tls_settings.mode == "generated":
             ca_key = tls.PrivateKey(f"ca-key-{tls_settings.ca_generation}", algorithm="RSA", rsa_bits=3072, opts=child)
             ca = tls.SelfSignedCert(
@@ -100,11 +105,23 @@ class StackCredentials(pulumi.ComponentResource):
             )
         else:
             passwords = pulumi.Output.from_input({})
+        # The gateway's htpasswd files, one per service it fronts (render/gateway.py).
+        for service in GATED:
+            if htpasswd_secret(service) in needed:
+                self.secrets[htpasswd_secret(service)] = pulumi.Output.secret(
+                    passwords.apply(lambda values, service=service: render_htpasswd(settings, service, values))
+                )
         for spec in specs:
             if web_config_secret(spec.name) in needed:
                 key = settings_key(spec.name)
                 self.secrets[web_config_secret(spec.name)] = pulumi.Output.secret(
                     passwords.apply(lambda values, key=key: to_yaml(render_web_config(settings, key, values)))
+                )
+            if basic_auth_hash_secret(spec.name) in needed_env:
+                # One user's hash where the server takes no file (redis_exporter): the client user's.
+                user = settings.security.auth.client_user
+                self.secrets[basic_auth_hash_secret(spec.name)] = pulumi.Output.secret(
+                    passwords.apply(lambda values, user=user: bcrypt_hash(user, values[user]))
                 )
         self.register_outputs({})
 
@@ -128,7 +145,8 @@ class StackCredentials(pulumi.ComponentResource):
             ca_private_key_pem=ca_private_key,
             validity_period_hours=tls_settings.cert_validity_days * 24,
             early_renewal_hours=tls_settings.renew_before_days * 24,
-            allowed_uses=SERVER_USES,
+            # Alertmanager's peers also dial each other with it (mutual TLS gossip, render/cluster_tls.py).
+            allowed_uses=SERVER_USES + (["client_auth"] if authenticates_clients(settings, service) else []),
             opts=opts,
         )
         self.secrets[cert_secret(service)] = pulumi.Output.secret(cert.cert_pem)

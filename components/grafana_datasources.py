@@ -16,6 +16,7 @@ from components.grafana_api import GrafanaApiProvider, pickled_by_value
 from render.remote_write import DATASOURCE_UID as LONG_TERM_UID
 from render.remote_write import long_term_datasource
 from render.grafana_auth import datasource_tls
+from render.gateway import GATEWAY, gated
 from render.tls_clients import requires_auth, serves_tls
 from settings.model import StackSettings
 from traces.grafana import PYROSCOPE_UID, TEMPO_UID, exemplar_destinations, pyroscope_json_data, tempo_json_data
@@ -25,7 +26,8 @@ PROMETHEUS_UID = "prometheus"
 LOKI_UID = "loki"
 ALERTMANAGER_UID = "alertmanager"
 # Datasource uid -> the stack service it reads (its TLS and authentication follow that service's).
-SECURED = {PROMETHEUS_UID: "prometheus", LOKI_UID: "loki", ALERTMANAGER_UID: "alertmanager"}
+SECURED = {PROMETHEUS_UID: "prometheus", LOKI_UID: "loki", ALERTMANAGER_UID: "alertmanager",
+           TEMPO_UID: "tempo", PYROSCOPE_UID: "pyroscope"}
 # How a datasource is proven reachable *through Grafana*: Prometheus and Loki implement Grafana's
 # backend health check; the Alertmanager datasource has none, so its API is read via Grafana's proxy.
 HEALTH_PATHS = {
@@ -199,8 +201,8 @@ class GrafanaDatasources(pulumi.ComponentResource):
         ready = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[args.grafana, self.admin_password])
 
         def datasource(name: str, kind: str, title: str, url: pulumi.Input[str], json_data: dict, **extra):
-            if name in SECURED and serves_tls(settings, SECURED[name]):
-                # https, the stack's CA and (Prometheus, Alertmanager) the client user (security.*).
+            if name in SECURED and (serves_tls(settings, SECURED[name]) or gated(settings, SECURED[name])):
+                # https, the stack's CA and (Prometheus, Alertmanager, the gateway) the client user (security.*).
                 extra, json_data = self._secured(settings, args, SECURED[name], extra, json_data)
             return grafana.oss.DataSource(
                 name,
@@ -277,11 +279,12 @@ class GrafanaDatasources(pulumi.ComponentResource):
 
     @staticmethod
     def _secured(settings: StackSettings, args: GrafanaDatasourcesArgs, key: str, extra: dict, json_data: dict):
-        tls_json, with_ca = datasource_tls(settings, key)
+        # Loki, Tempo and Pyroscope through the gateway when security.auth gates them (render/gateway.py).
+        tls_json, with_ca = datasource_tls(settings, GATEWAY if gated(settings, key) else key)
         secure: dict[str, pulumi.Input[str]] = {}
         if with_ca and args.ca_certificate is not None:
             secure["tlsCACert"] = args.ca_certificate
-        if requires_auth(settings, key) and args.client_password is not None:
+        if (requires_auth(settings, key) or gated(settings, key)) and args.client_password is not None:
             extra = {**extra, "basic_auth_enabled": True, "basic_auth_username": settings.security.auth.client_user}
             secure["basicAuthPassword"] = args.client_password
         if secure:

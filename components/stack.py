@@ -15,6 +15,7 @@ from components.backup import sources_digest as backup_digest
 from components.certificates import StackCredentials, StackCredentialsArgs
 from components.grafana import Grafana
 from components.exporter import Exporter, MockExporter
+from components.gateway import Gateway
 from components.grafana_dashboards import GrafanaDashboards, GrafanaDashboardsArgs
 from components.grafana_datasources import GrafanaDatasources, GrafanaDatasourcesArgs
 from components.loki import Loki
@@ -29,13 +30,14 @@ from components.tempo import Tempo
 from components.service import ServiceArgs, ServiceComponent
 from components.status_page import StatusPage, StatusPageArgs
 from platforms.base import create_platform
+from render.gateway import GATEWAY, gated
 from render.tls_clients import CA_SECRET
 from services.api import api_services
 from services.backup import backup_services
 from services.cluster import for_platform
 from services.core import core_services
 from services.exporters import exporter_services
-from services.topology import internal_endpoints
+from services.topology import CONTAINER_PORTS, internal_endpoints
 from settings.model import StackSettings
 
 COMPONENTS: dict[str, type[ServiceComponent]] = {
@@ -48,6 +50,7 @@ COMPONENTS: dict[str, type[ServiceComponent]] = {
     "grafana": Grafana,
     "tempo": Tempo,
     "pyroscope": Pyroscope,
+    "gateway": Gateway,
 }
 
 
@@ -87,7 +90,7 @@ class MonitoringStack(pulumi.ComponentResource):
         # delivered as secret files next to the configured secrets.
         credentials = StackCredentials(
             "credentials",
-            StackCredentialsArgs(settings, [*specs.values(), *exporter_specs.values()], args.secrets),
+            StackCredentialsArgs(settings, [*specs.values(), *exporter_specs.values(), *api_specs.values()], args.secrets),
             opts=pulumi.ResourceOptions(parent=self),
         )
         secrets = {**args.secrets, **credentials.secrets}
@@ -114,13 +117,13 @@ class MonitoringStack(pulumi.ComponentResource):
                 admin_password=args.secrets["grafana_admin_password"],
                 grafana=self.services["grafana"].workload,
                 prometheus_url=self.services["prometheus"].internal_url,
-                loki_url=self.services["loki"].internal_url,
+                loki_url=self._client_url(settings, "loki"),
                 alertmanager_url=self.services["alertmanager"].internal_url,
                 long_term_credentials=args.secrets.get("prometheus_remote_write_credentials"),
                 ca_certificate=secrets.get(CA_SECRET),
                 client_password=args.secrets.get("web_client_password"),
-                tempo_url=self.services["tempo"].internal_url if "tempo" in self.services else None,
-                pyroscope_url=self.services["pyroscope"].internal_url if "pyroscope" in self.services else None,
+                tempo_url=self._client_url(settings, "tempo") if "tempo" in self.services else None,
+                pyroscope_url=self._client_url(settings, "pyroscope") if "pyroscope" in self.services else None,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -138,7 +141,8 @@ class MonitoringStack(pulumi.ComponentResource):
         self.grafana_url = pulumi.Output.from_input(settings.grafana_url)
         # Prometheus is published through its read-only proxy, when at all.
         self.prometheus_url = self.services.get("prometheus-proxy", self.services["prometheus"]).external_url
-        self.loki_url = self.services["loki"].external_url
+        # Loki's published port is the gateway's when security.auth gates it (render/gateway.py).
+        self.loki_url = self.services[GATEWAY if gated(settings, "loki") else "loki"].external_url
         self.alertmanager_url = self.services["alertmanager"].external_url
         self.register_outputs(
             {
@@ -149,6 +153,14 @@ class MonitoringStack(pulumi.ComponentResource):
                 "status_page_url": self.status_page.url if self.status_page else None,
             }
         )
+
+    def _client_url(self, settings: StackSettings, service: str) -> pulumi.Output[str]:
+        """Where Grafana reaches `service`: the gateway's listener on its port when security.auth
+        gates it (render/gateway.py), the service itself otherwise."""
+        if not gated(settings, service):
+            return self.services[service].internal_url
+        port = CONTAINER_PORTS[service]
+        return self.services[GATEWAY].internal_url.apply(lambda url: f"{url.rsplit(':', 1)[0]}:{port}")
 
     def _api(self, settings, platform, api_specs, secrets) -> dict[str, ServiceComponent]:
         """The monitoring API and its image, built only when it is enabled."""

@@ -17,9 +17,9 @@ from typing import Any
 from logs.alloy_syntax import Block, Ref, write
 from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline, plain
 from logs.promtail import POSITIONS_FILE as PROMTAIL_POSITIONS_FILE
-from profiles.alloy import profile_blocks
+from profiles.alloy import gateway_client_blocks, profile_blocks
 from services.topology import Endpoints
-from render.tls_clients import loki_tls_client, serves_tls, service_url
+from render.gateway import client_url
 from settings.model import StackSettings
 from traces.alloy import trace_blocks
 
@@ -153,9 +153,10 @@ def render_alloy_pipeline(pipeline: LogPipeline, settings: StackSettings, endpoi
             [
                 Block(
                     "endpoint",
-                    attributes={"url": f"{service_url(settings, endpoints['loki'], 'loki')}/loki/api/v1/push"},
-                    # Loki's certificate checked against the stack's CA (security.tls).
-                    blocks=[Block("tls_config", attributes=loki_tls_client(settings))] if serves_tls(settings, "loki") else [],
+                    attributes={"url": f"{client_url(settings, endpoints, 'loki')}/loki/api/v1/push"},
+                    # Loki's (or the gateway's) certificate checked against the stack's CA (security.tls),
+                    # and the client user at the gateway (security.auth, render/gateway.py).
+                    blocks=gateway_client_blocks(settings, "loki"),
                 )
             ],
         )

@@ -18,6 +18,9 @@ from settings.types import duration_seconds
 
 DATA_DIR = "/loki"
 CONFIG_DIR = "/etc/loki"
+# Loki's gRPC port (its default), bound to loopback: nothing outside the pod dials it.
+GRPC_PORT = 9095
+LOOPBACK = "127.0.0.1"
 # The ruler's local storage: <dir>/<tenant>/<file>.yml. Without auth Loki's single tenant is "fake".
 RULES_DIR = "rules"
 TENANT = "fake"
@@ -94,10 +97,15 @@ def render_loki_config(settings: StackSettings, endpoints: Endpoints, port: int)
         ruler["alertmanager_client"] = loki_alertmanager_client(settings)
     return {
         "auth_enabled": False,
-        "server": {"http_listen_port": port, "grpc_listen_port": 9095, "log_level": "info", **loki_server_tls(settings)},
+        # gRPC only between Loki's own modules, on loopback: common.instance_addr puts 127.0.0.1 in every
+        # ring (ingester, ruler, compactor, scheduler, index gateway) and as the v2 frontend's address;
+        # the single binary's frontend worker and compactor client dial server.grpc_listen_address
+        # (pkg/loki/config_wrapper.go, pkg/querier/worker_service.go, pkg/loki/modules.go at v3.5.3).
+        "server": {"http_listen_port": port, "grpc_listen_address": LOOPBACK, "grpc_listen_port": GRPC_PORT,
+                   "log_level": "info", **loki_server_tls(settings)},
         "common": {
             "path_prefix": DATA_DIR,
-            "instance_addr": "127.0.0.1",
+            "instance_addr": LOOPBACK,
             "replication_factor": 1,
             "ring": {"kvstore": {"store": "inmemory"}},
             "storage": common_storage,

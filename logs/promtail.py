@@ -11,7 +11,7 @@ from typing import Any
 
 from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline, plain
 from services.topology import Endpoints
-from render.tls_clients import loki_tls_client, serves_tls, service_url
+from render.gateway import client_basic_auth, client_tls, client_url
 from settings.model import StackSettings
 
 POSITIONS_DIR = "/var/lib/promtail"
@@ -67,9 +67,11 @@ def render_promtail_pipeline(pipeline: LogPipeline, settings: StackSettings, end
         "positions": {"filename": POSITIONS_FILE},
         "clients": [
             {
-                "url": f"{service_url(settings, endpoints['loki'], 'loki')}/loki/api/v1/push",
+                # Through the gateway with the client user when security.auth gates Loki (render/gateway.py).
+                "url": f"{client_url(settings, endpoints, 'loki')}/loki/api/v1/push",
                 "external_labels": {"env": settings.environment},
-                **({"tls_config": loki_tls_client(settings)} if serves_tls(settings, "loki") else {}),
+                **({"tls_config": tls} if (tls := client_tls(settings, "loki")) else {}),
+                **({"basic_auth": auth} if (auth := client_basic_auth(settings, "loki")) else {}),
             }
         ],
         "scrape_configs": [scrape_config(source, pipeline) for source in pipeline.sources],

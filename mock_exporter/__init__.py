@@ -7,7 +7,11 @@ Run: python -m mock_exporter --exporter {node,cadvisor,dcgm,vllm,spanmetrics} --
          [--seed N] [--hosts N] [--fault KIND] [--cpus N] [--disks N] [--interfaces N]
          [--gpus N] [--containers N] [--clock-offset SECONDS]
          [--vllm-generation current|previous] [--vllm-feature speculative_decoding|lora ...]
-         [--otlp-endpoint URL]
+         [--otlp-endpoint URL] [--web-config-file FILE]
+
+With --web-config-file (the format of exporter-toolkit's --web.config.file, mock_exporter/webconfig.py)
+every host serves HTTPS (TLS 1.2 or later) and asks for one of the file's basic-auth users on every
+path below, /-/healthy included: 401 with `WWW-Authenticate: Basic` otherwise.
 
 Endpoints (per simulated host):
   GET    /metrics    Prometheus text format 0.0.4.

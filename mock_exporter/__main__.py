@@ -1,4 +1,5 @@
-"""Command line: python -m mock_exporter --exporter node --listen 127.0.0.1:9100 [--hosts 50]."""
+"""Command line: python -m mock_exporter --exporter node --listen 127.0.0.1:9100 [--hosts 50]
+[--web-config-file FILE]."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import mock_exporter
 from mock_exporter.base import FaultError, HostOptions
 from mock_exporter.registry import KINDS
 from mock_exporter.server import HostServer
+from mock_exporter.webconfig import WebConfigError, WebSecurity, load_web_config
 from mock_exporter.vllm import FEATURES as VLLM_FEATURES, GENERATIONS as VLLM_GENERATIONS
 
 
@@ -54,10 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="spanmetrics: also send the traces of the flow over OTLP/HTTP to URL (e.g. http://alloy:4318)")
     parser.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
                         help="serve the values of this many seconds from now (negative: ago), e.g. the night's trough")
+    parser.add_argument("--web-config-file", metavar="FILE",
+                        help="TLS and basic auth from an exporter-toolkit web configuration file "
+                             "(tls_server_config: cert_file, key_file, min_version; basic_auth_users), on every host")
     return parser
 
 
-def start_servers(args: argparse.Namespace) -> list[HostServer]:
+def start_servers(args: argparse.Namespace, security: WebSecurity | None = None) -> list[HostServer]:
     host, port = args.listen
     started_at = time.time() + args.clock_offset
     servers: list[HostServer] = []
@@ -73,7 +78,7 @@ def start_servers(args: argparse.Namespace) -> list[HostServer]:
             simulator = KINDS[args.exporter](options)
             for kind in args.fault:
                 simulator.add_fault(started_at, kind, {})
-            servers.append(HostServer((host, port + index if port else 0), simulator, args.clock_offset))
+            servers.append(HostServer((host, port + index if port else 0), simulator, args.clock_offset, security))
     except BaseException:
         for server in servers:
             server.server_close()
@@ -87,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         print("mock_exporter: --otlp-endpoint is an option of --exporter spanmetrics", file=sys.stderr)
         return 2
     try:
-        servers = start_servers(args)
+        security = load_web_config(args.web_config_file) if args.web_config_file else None
+    except WebConfigError as error:
+        print(f"mock_exporter: {error}", file=sys.stderr)
+        return 2
+    try:
+        servers = start_servers(args, security)
     except FaultError as error:
         print(f"mock_exporter: {error}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""HTTP serving of simulated hosts: /metrics, /-/healthy and the /-/fault control endpoint."""
+"""HTTP serving of simulated hosts: /metrics, /-/healthy and the /-/fault control endpoint, over
+HTTPS and behind basic authentication with a web configuration file (mock_exporter/webconfig.py)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,36 @@ from urllib.parse import parse_qs, urlsplit
 
 from mock_exporter.base import FaultError, Simulator
 from mock_exporter.text import CONTENT_TYPE
+from mock_exporter.webconfig import WebSecurity
+
+# A refused request's body is read up to this size before the 401 (a larger one is not waited for).
+MAX_UNAUTHORIZED_BODY = 1 << 20
 
 
 class HostServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator, clock_offset: float = 0.0) -> None:
+    def __init__(self, address: tuple[str, int], simulator: Simulator, clock_offset: float = 0.0,
+                 security: WebSecurity | None = None) -> None:
         super().__init__(address, MockHandler)
         self.simulator = simulator
         self.clock_offset = clock_offset
         self.lock = threading.Lock()
+        self.security = security or WebSecurity()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """The TLS handshake, in the connection's own thread (a slow client never holds up accept)."""
+        if self.security.tls is None:
+            super().finish_request(request, client_address)
+            return
+        secured = self.security.accept(request)
+        if secured is None:
+            return
+        try:
+            super().finish_request(secured, client_address)
+        finally:
+            secured.close()
 
     def now(self) -> float:
         """The simulated wall clock: real time shifted by --clock-offset (to serve another hour of the day)."""
@@ -43,6 +63,31 @@ class MockHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def parse_request(self) -> bool:
+        """Every path and method behind the web configuration's users, when it lists any."""
+        if not super().parse_request():
+            return False
+        auth = self.server.security.auth
+        if auth is None or auth.check(self.headers.get("Authorization")):
+            return True
+        body = b"Unauthorized\n"
+        # The request's body is read first (as Go's server does, up to a bound): closing with unread
+        # bytes would reset the connection before the client reads the 401.
+        declared = self.headers.get("Content-Length") or "0"
+        length = int(declared) if declared.isdigit() else 0
+        if 0 < length <= MAX_UNAUTHORIZED_BODY:
+            self.rfile.read(length)
+        self.close_connection = True
+        self.send_response(HTTPStatus.UNAUTHORIZED)
+        self.send_header("WWW-Authenticate", "Basic")
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return False
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         self._send(status, (json.dumps(payload, sort_keys=True) + "\n").encode(), "application/json")

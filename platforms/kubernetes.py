@@ -36,7 +36,9 @@ from platforms.kubernetes_objects import (
     api_rules,
     workload_kind,
     workload_spec,
+    write_rules,
 )
+from render.gateway import published_as
 from services.high_availability import peer_service
 from services.spec import ServiceSpec
 from settings.model import StackSettings
@@ -151,13 +153,15 @@ class KubernetesPlatform:
         account = k8s.core.v1.ServiceAccount(
             spec.name,
             metadata=metadata(spec.name),
-            # Only services that read the cluster API get a token at all.
-            automount_service_account_token=bool(spec.api_reads),
+            # Only services that read (or keep an object through) the cluster API get a token at all.
+            automount_service_account_token=bool(spec.api_reads or spec.api_writes),
             opts=opts,
         )
         needs: list[pulumi.Resource] = [account, *depends_on]
         if spec.api_reads:
             needs += self._rbac(spec, parent, namespace)
+        if spec.api_writes:
+            needs += self._kept_objects(spec, parent, namespace, metadata)
         if spec.files:
             needs.append(
                 k8s.core.v1.ConfigMap(
@@ -196,7 +200,8 @@ class KubernetesPlatform:
             k8s.core.v1.Service(
                 f"{spec.name}-peers", metadata=metadata(peers), spec=peer_service_spec(settings, spec), opts=opts
             )
-        published = spec.name in settings.exposure.publish
+        # The gateway carries Loki's publication when it gates Loki (render/gateway.py).
+        published = published_as(settings, spec.name) in settings.exposure.publish
         if kind != "CronJob":  # a scheduled job serves nothing
             k8s.core.v1.Service(spec.name, metadata=metadata(spec.name), spec=service_spec(settings, spec, published), opts=opts)
         budget = disruption_budget(settings, spec)
@@ -253,6 +258,32 @@ class KubernetesPlatform:
             opts=pulumi.ResourceOptions(parent=parent, provider=self.provider, depends_on=[role]),
         )
         return [role, binding]
+
+    def _kept_objects(self, spec: ServiceSpec, parent: pulumi.Resource, namespace: str, metadata) -> list[pulumi.Resource]:
+        """The objects the service keeps itself (`ApiWrite`): each created empty once and never
+        overwritten (`ignore_changes` on its data: a later `pulumi up` leaves the service's content),
+        and a namespaced Role allowing its verbs on those objects alone, bound to its ServiceAccount."""
+        opts = self._opts(parent, namespace)
+        kept: list[pulumi.Resource] = []
+        for write in spec.api_writes:
+            if write.resource != "configmaps":
+                raise ValueError(f"{spec.name}: only ConfigMaps can be kept through the Kubernetes API (not {write.resource})")
+            kept.append(k8s.core.v1.ConfigMap(
+                f"{spec.name}-{write.name}",
+                metadata=metadata(write.name, annotations={"monitoring.io/written-by": spec.name}),
+                data={},
+                opts=self._opts(parent, namespace, ignore_changes=["data", "binaryData"]),
+            ))
+        name = f"{spec.name}-writer"
+        role = k8s.rbac.v1.Role(f"{spec.name}-writer", metadata=metadata(name), rules=write_rules(spec), opts=opts)
+        binding = k8s.rbac.v1.RoleBinding(
+            f"{spec.name}-writer",
+            metadata=metadata(name),
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            subjects=[{"kind": "ServiceAccount", "name": spec.name, "namespace": namespace}],
+            opts=self._opts(parent, namespace, depends_on=[role]),
+        )
+        return [*kept, role, binding]
 
     def internal_url(self, spec: ServiceSpec) -> str:
         namespace = self.namespace_of.get(spec.name, self.settings.kubernetes.namespace)

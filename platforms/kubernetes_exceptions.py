@@ -45,6 +45,9 @@ def exceptions(spec: ServiceSpec) -> list[tuple[str, str]]:
         found.append(("CKV_K8S_39", reason))
     if spec.api_reads:
         found.append(("CKV_K8S_38", "reads the cluster API for discovery: needs its service account token"))
+    elif spec.api_writes:
+        found.append(("CKV_K8S_38", "keeps its own ConfigMap through the cluster API (a Role on that one object): "
+                                    "needs its service account token"))
     if spec.secret_env:
         found.append(("CKV_K8S_35", "the tool reads this secret from the environment only (no *_file option)"))
     return found

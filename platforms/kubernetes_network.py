@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from platforms.kubernetes_objects import LABEL_INSTANCE, LABEL_NAME
 from profiles.alloy import GRAFANA_PPROF_PORT, profiled_names
+from render.gateway import GATEWAY, gated, gated_services
 from services.api import NAME as API
 from services.api import reached_upstreams
 from services.backup import reached_services
@@ -51,8 +52,8 @@ def stack_flows(settings: StackSettings, specs: Sequence[ServiceSpec]) -> list[F
     for spec in specs:
         flows.append(Flow(spec.name, CLUSTER_DNS, (53,), "UDP", "name lookups"))
         flows.append(Flow(spec.name, CLUSTER_DNS, (53,), "TCP", "name lookups (large answers)"))
-        # A scheduled job serves no metrics: it pushes them (backup jobs, below).
-        if spec.name != "prometheus" and not spec.security.host_network and not spec.schedule:
+        # A scheduled job serves no metrics: it pushes them (backup jobs, below); nor does the gateway.
+        if spec.name not in ("prometheus", GATEWAY) and not spec.security.host_network and not spec.schedule:
             flows.append(Flow("prometheus", spec.name, (spec.health.port,), "TCP", "Prometheus scrapes its metrics"))
         for destination, port, why in reached_services(spec):
             if destination is None:
@@ -61,7 +62,7 @@ def stack_flows(settings: StackSettings, specs: Sequence[ServiceSpec]) -> list[F
                 flows.append(Flow(spec.name, destination, (by_name[destination].health.port,), "TCP", why))
         for destination, why in reached_upstreams(spec):
             if destination in by_name:
-                flows.append(Flow(spec.name, destination, (by_name[destination].health.port,), "TCP", why))
+                flows.append(Flow(spec.name, _via(settings, destination), (by_name[destination].health.port,), "TCP", why))
     if "prometheus" in by_name:
         flows.append(Flow("prometheus", "prometheus", (by_name["prometheus"].health.port,), "TCP",
                           "each replica scrapes both replicas (meta-monitoring)"))
@@ -84,7 +85,7 @@ def stack_flows(settings: StackSettings, specs: Sequence[ServiceSpec]) -> list[F
         loki_port = by_name["loki"].health.port
         for sender in (*COLLECTORS, "grafana"):
             if sender in by_name:
-                flows.append(Flow(sender, "loki", (loki_port,), "TCP",
+                flows.append(Flow(sender, _via(settings, "loki"), (loki_port,), "TCP",
                                   "the Loki datasource" if sender == "grafana" else "pushes log lines"))
         if "prometheus" in by_name:
             flows.append(Flow("loki", "prometheus", (by_name["prometheus"].health.port,), "TCP",
@@ -94,9 +95,17 @@ def stack_flows(settings: StackSettings, specs: Sequence[ServiceSpec]) -> list[F
     if "grafana" in by_name and "prometheus" in by_name:
         flows.append(Flow("grafana", "prometheus", (by_name["prometheus"].health.port,), "TCP", "the Prometheus datasource"))
     flows += _signal_flows(settings, by_name)
+    if GATEWAY in by_name:
+        for service in gated_services(settings):
+            if service in by_name:
+                flows.append(Flow(GATEWAY, service, (by_name[service].health.port,), "TCP",
+                                  "passes authenticated requests on (the gateway)"))
     for collector in COLLECTORS:
         if collector in by_name:
             flows.append(Flow(collector, ANYWHERE, API_SERVER_PORTS, "TCP", "the API server (pod discovery)"))
+    for keeper in sorted(name for name, spec in by_name.items() if spec.api_writes):
+        flows.append(Flow(keeper, ANYWHERE, API_SERVER_PORTS, "TCP",
+                          "the API server (the object it keeps: " + ", ".join(w.name for w in by_name[keeper].api_writes) + ")"))
     if "blackbox-exporter" in by_name:
         flows.append(Flow("blackbox-exporter", ANYWHERE, (), "TCP", "probes the stack's endpoints and the configured URLs"))
     if API in by_name:
@@ -111,7 +120,8 @@ def stack_flows(settings: StackSettings, specs: Sequence[ServiceSpec]) -> list[F
                           "users, through the ingress controller or the published Service"))
     for name in _published(settings):
         if name != "grafana" and name in by_name:
-            flows.append(Flow(ANYWHERE, name, (by_name[name].health.port,), "TCP", "users, through the published Service"))
+            flows.append(Flow(ANYWHERE, _via(settings, name), (by_name[name].health.port,), "TCP",
+                              "users, through the published Service"))
     return flows
 
 
@@ -127,7 +137,7 @@ def _signal_flows(settings: StackSettings, by_name: dict[str, ServiceSpec]) -> l
                               "applications send traces (OTLP, Jaeger, Zipkin)"))
             flows.append(Flow(collector, "tempo", (TRACE_RECEIVER_PORTS["otlp-grpc"],), "TCP", "sampled traces (OTLP gRPC)"))
         if "grafana" in by_name:
-            flows.append(Flow("grafana", "tempo", (tempo_port,), "TCP", "the Tempo datasource"))
+            flows.append(Flow("grafana", _via(settings, "tempo"), (tempo_port,), "TCP", "the Tempo datasource"))
         if "prometheus" in by_name:
             flows.append(Flow("tempo", "prometheus", (by_name["prometheus"].health.port,), "TCP",
                               "span metrics and the service graph (remote write)"))
@@ -136,15 +146,20 @@ def _signal_flows(settings: StackSettings, by_name: dict[str, ServiceSpec]) -> l
     if "pyroscope" in by_name:
         pyroscope_port = by_name["pyroscope"].health.port
         for collector in collectors:
-            flows.append(Flow(collector, "pyroscope", (pyroscope_port,), "TCP", "pushes profiles"))
+            flows.append(Flow(collector, _via(settings, "pyroscope"), (pyroscope_port,), "TCP", "pushes profiles"))
             for name in profiled_names(settings):
                 if name in by_name and name != collector:
                     port = GRAFANA_PPROF_PORT if name == "grafana" else by_name[name].health.port
                     flows.append(Flow(collector, name, (port,), "TCP", "profile scrapes (Go pprof)"))
-        flows.append(Flow(ANY_POD, "pyroscope", (pyroscope_port,), "TCP", "applications push profiles (SDKs)"))
+        flows.append(Flow(ANY_POD, _via(settings, "pyroscope"), (pyroscope_port,), "TCP", "applications push profiles (SDKs)"))
         if "grafana" in by_name:
-            flows.append(Flow("grafana", "pyroscope", (pyroscope_port,), "TCP", "the Pyroscope datasource"))
+            flows.append(Flow("grafana", _via(settings, "pyroscope"), (pyroscope_port,), "TCP", "the Pyroscope datasource"))
     return flows
+
+
+def _via(settings: StackSettings, service: str) -> str:
+    """Who a client's flow towards `service` reaches: the gateway when it gates `service`, on the same port."""
+    return GATEWAY if gated(settings, service) else service
 
 
 def _published(settings: StackSettings) -> tuple[str, ...]:

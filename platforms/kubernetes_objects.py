@@ -114,9 +114,12 @@ def probes(spec: ServiceSpec) -> dict[str, Any]:
         # Behind basic auth (security.auth): an httpGet probe would need the password in the pod spec's
         # httpHeaders; the image's own wget reads it from the mounted secret file instead. An image
         # without wget gets a TCP probe (the listener is up; TLS and auth are not exercised).
+        # A python image (the mocks) probes with its own command, which reads the file the same way.
         command = probe_shell_command(health)
         http = (
-            {"exec": {"command": ["sh", "-c", command]}, "timeoutSeconds": health.timeout_s}
+            {"exec": {"command": list(spec.health_command)}, "timeoutSeconds": health.timeout_s}
+            if spec.health_command
+            else {"exec": {"command": ["sh", "-c", command]}, "timeoutSeconds": health.timeout_s}
             if spec.image_has_wget
             else {"tcpSocket": {"port": health.port}, "timeoutSeconds": health.timeout_s}
         )
@@ -234,6 +237,11 @@ def volumes_and_mounts(settings: StackSettings, spec: ServiceSpec) -> tuple[list
         mounts.append({"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True})
     for volume in spec.volumes:
         claim = claim_name(spec, volume.name)
+        if volume.config_map:
+            # A ConfigMap another service keeps (its ApiWrite), as a read-only directory kubelet refreshes.
+            volumes.append({"name": volume.name, "configMap": {"name": volume.config_map, "optional": False}})
+            mounts.append({"name": volume.name, "mountPath": volume.mount_path, "readOnly": True})
+            continue
         if not volume.stateful:
             volumes.append({"name": volume.name, "emptyDir": {}})
         elif volume.borrowed_from and not spec.per_node:
@@ -384,7 +392,7 @@ def pod_template(
     pod_annotations = {ANNOTATION_CONFIG_HASH: config_hash(spec), **annotations}
     pod_spec: dict[str, Any] = {
         "serviceAccountName": spec.name,
-        "automountServiceAccountToken": bool(spec.api_reads),
+        "automountServiceAccountToken": bool(spec.api_reads or spec.api_writes),
         "securityContext": pod_security(spec),
         "containers": [container(settings, spec, image, mounts)],
         "volumes": volumes,
@@ -513,6 +521,15 @@ def api_rules(spec: ServiceSpec) -> list[dict[str, Any]]:
             "verbs": ["get"] if read.get_only else ["get", "list", "watch"],
         }
         for read in spec.api_reads
+    ]
+
+
+def write_rules(spec: ServiceSpec) -> list[dict[str, Any]]:
+    """A namespaced Role's rules for the objects the service keeps: its verbs on each object by name,
+    nothing else (no create, list, watch or delete; no other object of the kind)."""
+    return [
+        {"apiGroups": [""], "resources": [write.resource], "resourceNames": [write.name], "verbs": list(write.verbs)}
+        for write in spec.api_writes
     ]
 
 

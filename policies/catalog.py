@@ -56,11 +56,17 @@ RESOURCE_POLICIES = (
                    "Keep the ServiceSpec's Security defaults; a root user needs a documented exception.",
                    _plain(rp.restricted_security_context)),
     ResourcePolicy("service-exposure",
-                   "No LoadBalancer or NodePort Service and no Docker port beyond loopback unless the stack allows it.",
-                   "Publish only as the stack settings say (kubernetes.service_type, exposure.bind_address), which "
-                   "the pack reads as allowed_service_types and bind_address.",
+                   "No LoadBalancer or NodePort Service, no Docker port beyond loopback, and no Docker port of a "
+                   "service the stack does not publish, unless the stack allows it.",
+                   "Publish only as the stack settings say (kubernetes.service_type, exposure.bind_address, "
+                   "exposure.publish, security.auth.enabled, traces.publish_receivers), which the pack reads as "
+                   "allowed_service_types, bind_address, published_services, auth_enabled and "
+                   "publish_trace_receivers.",
                    lambda t, p, config: rp.service_exposure(t, p, tuple(config["allowed_service_types"]),
-                                                            config["bind_address"])),
+                                                            config["bind_address"],
+                                                            tuple(config["published_services"]),
+                                                            bool(config["auth_enabled"]),
+                                                            bool(config["publish_trace_receivers"]))),
     ResourcePolicy("no-plain-secrets",
                    "No secret in a plain input, environment value, label or rendered document: no key-shaped "
                    "string and no stack secret's value.",
@@ -86,10 +92,9 @@ STACK_POLICIES = (
                 "Turn off [auth.anonymous] and [users] allow_sign_up in render/grafana.", sp.grafana_login),
     StackPolicy("ingress-exposure", "Only the services meant to be reachable sit behind an Ingress.",
                 "Route the Ingress to an exposed service only (config exposed_services).", sp.ingress_exposure),
-    # Advisory until security.tls covers Tempo and Pyroscope and Loki's datasource carries credentials.
     StackPolicy("tls-in-production", "In production every endpoint serves TLS and asks for credentials.",
                 "Serve the endpoint over HTTPS with authentication (security.tls, security.auth).",
-                sp.tls_in_production, ADVISORY),
+                sp.tls_in_production),
     StackPolicy("alert-rules-complete",
                 "Every alert has severity, summary, description, runbook_url and dashboard_url, and its runbook "
                 "section exists.",
@@ -102,4 +107,6 @@ STACK_POLICIES = (
 # The pack's settings (CrossGuard: policy config; offline: `--config FILE`), defaults matching both stacks.
 DEFAULT_CONFIG: dict[str, Any] = {"production_stacks": ["prod"], "allowed_service_types": [],
                                   "bind_address": rp.DEFAULT_BIND_ADDRESS,
+                                  "published_services": list(rp.DEFAULT_PUBLISHED_SERVICES), "auth_enabled": False,
+                                  "publish_trace_receivers": rp.DEFAULT_PUBLISH_TRACE_RECEIVERS,
                                   "exposed_services": ["grafana"], "secret_values": []}

@@ -55,7 +55,10 @@ def settings_config(stack_file: Path) -> dict[str, Any]:
     settings = parse_settings(namespace_config(flat, SECRET_KEYS), stack_file.stem.split(".", 1)[1])
     service_type = settings.kubernetes.service_type
     return {"allowed_service_types": [] if service_type == "ClusterIP" else [service_type],
-            "bind_address": str(settings.exposure.bind_address)}
+            "bind_address": str(settings.exposure.bind_address),
+            "published_services": list(settings.exposure.publish),
+            "auth_enabled": settings.security.auth.enabled,
+            "publish_trace_receivers": settings.runs_traces and settings.traces.publish_receivers}
 
 
 def main(argv: list[str]) -> int:

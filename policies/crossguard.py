@@ -23,6 +23,7 @@ _STRINGS = {"type": "array", "items": {"type": "string"}}
 # Declared so that `pulumi preview --policy-pack-config` may set them; unset keys keep DEFAULT_CONFIG.
 CONFIG_SCHEMA = PolicyConfigSchema({
     "production_stacks": _STRINGS, "allowed_service_types": _STRINGS, "bind_address": {"type": "string"},
+    "published_services": _STRINGS, "auth_enabled": {"type": "boolean"}, "publish_trace_receivers": {"type": "boolean"},
     "exposed_services": _STRINGS, "secret_values": _STRINGS,
 })
 

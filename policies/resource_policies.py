@@ -6,13 +6,23 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping
 
-from policies.workloads import DOCKER_CONTAINER, Workload, workload
+from policies.workloads import DOCKER_CONTAINER, Workload, docker_labels, workload
+from render.gateway import published_as
+from services.api import NAME as API_CONTAINER
 from services.exceptions import KNOWN_REASONS
+from services.tls import PROXY as PROMETHEUS_PROXY
+from settings.model import PUBLISHABLE, StackSettings
+from settings.traces import TracesSettings
+from traces.tempo import RECEIVER_PORTS
 
 Props = Mapping[str, Any]
 
 # Where the stacks publish ports unless `exposure.bind_address` says otherwise.
 DEFAULT_BIND_ADDRESS = "127.0.0.1"
+# Which services publish ports at all unless `exposure.publish` says otherwise, and whether the
+# collector publishes its trace receivers (`traces.publish_receivers`): the settings' own defaults.
+DEFAULT_PUBLISHED_SERVICES = PUBLISHABLE
+DEFAULT_PUBLISH_TRACE_RECEIVERS = TracesSettings.model_fields["publish_receivers"].default
 RESTRICTED_SECCOMP = ("RuntimeDefault", "Localhost")
 
 
@@ -145,18 +155,66 @@ def restricted_security_context(resource_type: str, props: Props) -> list[str]:
 
 # --- exposure -------------------------------------------------------------------------------------
 
+# Containers that publish a service's port under another name than the service's (services/core.py,
+# services/api.py), and Prometheus, never published itself (its remote-write receiver stays on the stack
+# network); the gateway's stand-in for Loki is render/gateway.py's `published_as`.
+PUBLISHED_BY: dict[str, str | None] = {PROMETHEUS_PROXY: "prometheus", API_CONTAINER: "api", "prometheus": None}
+TRACE_RECEIVER_PORTS = frozenset(RECEIVER_PORTS.values())
+COLLECTOR = "alloy"  # the one collector with trace receivers (services/traces.py `with_signals`)
+
+
+def _publishing_settings(auth_enabled: bool) -> StackSettings:
+    """Just enough of a stack's settings for `published_as`: whether the gateway fronts Loki."""
+    defaults = StackSettings.model_construct()
+    auth = defaults.security.auth.model_copy(update={"enabled": auth_enabled})
+    return defaults.model_copy(update={"security": defaults.security.model_copy(update={"auth": auth})})
+
+
+def publish_entry(service: str, auth_enabled: bool = False) -> str | None:
+    """The `exposure.publish` entry a container of `service` (its `monitoring.service` label) publishes
+    for, or None when it is never published."""
+    name = PUBLISHED_BY.get(service, service)
+    return published_as(_publishing_settings(auth_enabled), name) if name else None
+
+
+def _unpublished_ports(props: Props, published_services: tuple[str, ...], auth_enabled: bool,
+                       publish_trace_receivers: bool) -> list[str]:
+    service = docker_labels(props).get("monitoring.service")
+    entry = publish_entry(service, auth_enabled) if service else None
+    problems = []
+    for port in props.get("ports") or ():
+        if not port.get("external"):
+            continue
+        if entry is not None and entry in published_services:
+            continue
+        if service == COLLECTOR and publish_trace_receivers and port.get("internal") in TRACE_RECEIVER_PORTS:
+            continue
+        listed = ", ".join(published_services) or "nothing"
+        publisher = repr(service) if service else "a container without a monitoring.service label"
+        problems.append(f"port {port['external']} is published by {publisher} for {entry!r}, which exposure.publish "
+                        f"does not list (it lists {listed})" if entry else
+                        f"port {port['external']} is published by {publisher}, which is never published "
+                        f"(exposure.publish lists {listed})")
+    return problems
+
+
 def service_exposure(resource_type: str, props: Props, allowed_service_types: tuple[str, ...] = (),
-                     bind_address: str = DEFAULT_BIND_ADDRESS) -> list[str]:
+                     bind_address: str = DEFAULT_BIND_ADDRESS,
+                     published_services: tuple[str, ...] = DEFAULT_PUBLISHED_SERVICES, auth_enabled: bool = False,
+                     publish_trace_receivers: bool = DEFAULT_PUBLISH_TRACE_RECEIVERS) -> list[str]:
     """No LoadBalancer/NodePort Service unless the stack allows that type (`kubernetes.service_type`);
-    Docker ports published only on the stack's bind address (`exposure.bind_address`)."""
+    Docker ports published only on the stack's bind address (`exposure.bind_address`), and only by the
+    services the stack publishes (`exposure.publish`; the collector's trace receivers by
+    `traces.publish_receivers`)."""
     if resource_type == "kubernetes:core/v1:Service":
         kind = (props.get("spec") or {}).get("type") or "ClusterIP"
         if kind in ("LoadBalancer", "NodePort") and kind not in allowed_service_types:
             return [f"Service of type {kind}, which the stack does not allow"]
     if resource_type == DOCKER_CONTAINER:
-        return [f"port {port.get('external') or port.get('internal')} is published on "
-                f"{port.get('ip') or 'every interface'}, not on the stack's bind address {bind_address}"
-                for port in props.get("ports") or () if port.get("ip") != bind_address]
+        elsewhere = [f"port {port.get('external') or port.get('internal')} is published on "
+                     f"{port.get('ip') or 'every interface'}, not on the stack's bind address {bind_address}"
+                     for port in props.get("ports") or () if port.get("ip") != bind_address]
+        return elsewhere + _unpublished_ports(props, published_services, auth_enabled, publish_trace_receivers)
     return []
 
 

@@ -245,8 +245,8 @@ def ingress_exposure(view: StackView) -> Found:
 
 
 def tls_in_production(view: StackView) -> Found:
-    """In production every Ingress host serves TLS, and Grafana reaches each datasource over HTTPS with
-    credentials."""
+    """In production every Ingress host serves TLS, Grafana reaches each datasource over HTTPS with
+    credentials, and the collector pushes logs and profiles over HTTPS with credentials."""
     if not view.production:
         return []
     problems: Found = []
@@ -262,6 +262,33 @@ def tls_in_production(view: StackView) -> Found:
             problems.append((source.name, f"datasource URL {props.get('url')} is not HTTPS"))
         if not (props.get("basicAuthEnabled") or json_data.get("httpHeaderName1") or json_data.get("tlsAuth")):
             problems.append((source.name, "datasource connects without credentials"))
+    problems += _collector_writes(view)
+    return problems
+
+
+# A write endpoint in the collectors' configurations: Alloy's `url = "..."` inside a writer's
+# `endpoint` block (loki.write, pyroscope.write), Promtail's `clients[].url`.
+_ALLOY_ENDPOINT = re.compile(r'endpoint\s*\{\s*url\s*=\s*"([^"]+)"(.*?)\n  \}', re.S)
+
+
+def _collector_writes(view: StackView) -> Found:
+    """Every log and profile push of the collector goes over HTTPS with credentials."""
+    problems: Found = []
+    for name, path, text in documents(view):
+        if backup_copy(path):
+            continue
+        if path.endswith(".alloy"):
+            pushes = [(url, "basic_auth" in block or "bearer_token" in block) for url, block in _ALLOY_ENDPOINT.findall(text)]
+        elif path.endswith("promtail.yml"):
+            clients = (yaml.safe_load(text) or {}).get("clients") or ()
+            pushes = [(c.get("url", ""), bool(c.get("basic_auth") or c.get("bearer_token_file"))) for c in clients]
+        else:
+            continue
+        for url, credentials in pushes:
+            if not url.startswith("https://"):
+                problems.append((name, f"{path}: pushes to {url}, not HTTPS"))
+            elif not credentials:
+                problems.append((name, f"{path}: pushes to {url} without credentials"))
     return problems
 
 

@@ -52,6 +52,8 @@ class Registration:
     dependencies: list[str]
     provider: str
     inputs: dict[str, Any]
+    # Properties `pulumi up` leaves as they are once created (content a service keeps itself).
+    ignore_changes: list[str] = field(default_factory=list)
     # Inputs with secrets unwrapped: used only to check that no secret leaks into plain values.
     revealed_inputs: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -67,6 +69,7 @@ class Registration:
             "dependencies": self.dependencies,
             "provider": self.provider,
             "inputs": self.inputs,
+            **({"ignore_changes": self.ignore_changes} if self.ignore_changes else {}),
         }
 
 
@@ -92,6 +95,7 @@ class RecordingMonitor(MockMonitor):
             provider=request.provider,
             inputs=clean(raw),
             revealed_inputs=clean(raw, reveal=True),
+            ignore_changes=list(request.ignoreChanges),
         )
         with self._lock:
             self.registrations.append(registration)

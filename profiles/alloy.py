@@ -8,6 +8,7 @@ Component, block and argument names follow Alloy v1.11 (logs/upstream/alloy-v1.1
 from __future__ import annotations
 
 from logs.alloy_syntax import Block, Call, Concat, Ref
+from render.gateway import client_basic_auth, client_tls, client_url
 from render.tls_clients import prometheus_client
 from services.topology import CONTAINER_PORTS, Endpoints
 from settings.model import StackSettings
@@ -16,7 +17,7 @@ from settings.traces import GO_PROFILES
 WRITE = "pyroscope"
 # The stack's Go services that serve /debug/pprof/* on their HTTP port (upstream defaults).
 GO_SERVICES = ("prometheus", "alertmanager", "loki", "tempo", "pyroscope", "alloy")
-# Grafana serves pprof only with [diagnostics.profiling] on, on its own port (render/grafana.py).
+# Grafana serves pprof only with GF_DIAGNOSTICS_PROFILING_* set, on its own port (render/grafana.py).
 GRAFANA_PPROF_PORT = 6060
 # The pod port name Grafana's pprof port carries on Kubernetes.
 PPROF_PORT_NAME = "pprof"
@@ -57,6 +58,13 @@ def _client_blocks(settings: StackSettings, name: str) -> tuple[str, list[Block]
     client = prometheus_client(settings, name)
     blocks = [Block(block, attributes=client[block]) for block in ("tls_config", "basic_auth") if block in client]
     return client.get("scheme", "http"), blocks
+
+
+def gateway_client_blocks(settings: StackSettings, service: str) -> list[Block]:
+    """An Alloy writer's `tls_config` and `basic_auth` blocks towards a service of the stack, through
+    the gateway when security.auth gates it (render/gateway.py)."""
+    blocks = [Block("tls_config", attributes=tls)] if (tls := client_tls(settings, service)) else []
+    return blocks + ([Block("basic_auth", attributes=auth)] if (auth := client_basic_auth(settings, service)) else [])
 
 
 def _scrape(name: str, targets, settings: StackSettings, scheme: str = "http", client: list[Block] = ()) -> Block:
@@ -151,7 +159,8 @@ def profile_blocks(settings: StackSettings, endpoints: Endpoints) -> list[Block]
             "pyroscope.write",
             WRITE,
             {"external_labels": {"env": settings.environment}},
-            [Block("endpoint", attributes={"url": endpoints["pyroscope"].url})],
+            [Block("endpoint", attributes={"url": client_url(settings, endpoints, "pyroscope")},
+                   blocks=gateway_client_blocks(settings, "pyroscope"))],
         )
     )
     return blocks

@@ -15,7 +15,14 @@ from settings.types import duration_seconds
 
 CONFIG_FILE = "pyroscope.yml"
 HTTP_PORT = 4040
+# dskit's gRPC listener, bound to loopback: in Pyroscope v1 (1.15.0, the `v2` architecture off) no
+# client dials it. The modules talk Connect over the HTTP port: every ring's ListenPort is
+# -server.http-listen-port (pkg/pyroscope/modules.go: scheduler, compactor, distributor, ingester,
+# store-gateway rings) and the query-frontend advertises -server.http-listen-port to the scheduler
+# and queriers (pkg/frontend/frontend.go `instance_port`); the gRPC server carries only the gRPC
+# health service (pkg/pyroscope/modules.go initServer).
 GRPC_PORT = 9095
+LOOPBACK = "127.0.0.1"
 DATA_DIR = "/data"
 
 
@@ -28,7 +35,8 @@ def render_pyroscope_config(settings: StackSettings) -> dict[str, Any]:
     limits = pyroscope.limits
     return {
         "target": "all",
-        "server": {"http_listen_port": HTTP_PORT, "grpc_listen_port": GRPC_PORT, "log_level": "info"},
+        "server": {"http_listen_port": HTTP_PORT, "grpc_listen_address": LOOPBACK, "grpc_listen_port": GRPC_PORT,
+                   "log_level": "info"},
         # Head blocks on the volume; flushed blocks in a filesystem bucket on the same volume.
         "pyroscopedb": {"data_path": f"{DATA_DIR}/head"},
         "storage": {"backend": "filesystem", "filesystem": {"dir": f"{DATA_DIR}/blocks"}},

@@ -13,6 +13,7 @@ from typing import Any
 from exporters.catalog import EXPORTERS, PROBE_PATH, SCRAPE_CLASSES
 from render.kubernetes_sd import kubelet_cadvisor, stack_pods, vllm_pods
 from services.topology import EXPORTER_ALIASES, Endpoints
+from render.gateway import client_url, gated
 from render.tls_clients import prometheus_client, serves_tls, service_url
 from render.web_config import CA_FILE, CLIENT_PASSWORD_FILE, SECRETS_DIR, auth_on, tls_on
 from settings.model import StackSettings
@@ -112,13 +113,15 @@ def _job(settings: StackSettings, endpoints: Endpoints, exporter: str, source: s
          job_name: str | None = None, with_service: bool = True) -> dict[str, Any]:
     spec = EXPORTERS[exporter]
     found = discovery(settings, endpoints, exporter, source, targets, with_service)
-    # The stack's own exporter serves TLS and basic auth when security.tls says so (mocks never do).
-    secured = source == "real" and with_service and exporter in deployed_exporters(settings)
+    # The stack's own exporter, or its mock (`mock-<exporter>`), serves TLS and basic auth when
+    # security.tls says so (all but cAdvisor: render.tls_clients.serves_tls).
+    secured = with_service and (source == "mock" or exporter in deployed_exporters(settings))
+    client_key = exporter_service(exporter, source) if source == "mock" else exporter
     job: dict[str, Any] = {
         "job_name": job_name or (exporter if source == "real" else f"{exporter}-mock"),
         "scrape_interval": _interval(settings, exporter),
         "metrics_path": spec.metrics_path,
-        **(prometheus_client(settings, exporter) if secured else {}),
+        **(prometheus_client(settings, client_key) if secured else {}),
         **found,
         "relabel_configs": found.get("relabel_configs", []) + _source_labels(settings, exporter, source),
         "sample_limit": SAMPLE_LIMITS[exporter],
@@ -179,8 +182,9 @@ def probe_targets(settings: StackSettings, endpoints: Endpoints) -> dict[str, li
 def _stack_health_urls(settings: StackSettings, endpoints: Endpoints, tls_only: bool = False) -> list[str]:
     from services.topology import HEALTH_PATHS
 
-    return [f"{service_url(settings, endpoints[name], name)}{path}" for name, path in HEALTH_PATHS.items()
-            if name in endpoints and (serves_tls(settings, name) or not tls_only)]
+    # Loki, Tempo and Pyroscope through the gateway when security.auth gates them (render/gateway.py).
+    return [f"{client_url(settings, endpoints, name)}{path}" for name, path in HEALTH_PATHS.items()
+            if name in endpoints and (serves_tls(settings, name) or gated(settings, name) or not tls_only)]
 
 
 def stack_probe_targets(settings: StackSettings, endpoints: Endpoints) -> list[str]:

@@ -49,7 +49,6 @@ def render_grafana_ini(settings: StackSettings, port: int) -> dict[str, dict[str
         "metrics": {"enabled": True},
         "log": {"mode": "console", "level": "info"},
         "paths": {"data": "/var/lib/grafana", "provisioning": "/etc/grafana/provisioning"},
-        **_profiling(settings),
     }
     # HTTPS, /metrics behind the client user, and single sign-on (security.*; render/grafana_auth.py).
     for section, keys in render_grafana_security(settings).items():
@@ -57,8 +56,17 @@ def render_grafana_ini(settings: StackSettings, port: int) -> dict[str, dict[str
     return document
 
 
-def _profiling(settings: StackSettings) -> dict[str, dict[str, Any]]:
-    """Grafana's pprof endpoints, for the collector to profile it like the stack's other Go services."""
+def grafana_profiling_env(settings: StackSettings) -> dict[str, str]:
+    """Grafana's pprof endpoints, for the collector to profile it like the stack's other Go services.
+
+    Environment, not grafana.ini: Grafana 11.6 reads profiling only from GF_DIAGNOSTICS_PROFILING_*
+    (pkg/cmd/grafana-server/commands/diagnostics.go, os.Getenv) or its -profile flags; its
+    defaults.ini has no [diagnostics.profiling] section, and an ini section of that name is ignored.
+    """
     if not (settings.runs_profiles and settings.profiles.stack):
         return {}
-    return {"diagnostics.profiling": {"enabled": True, "addr": "0.0.0.0", "port": GRAFANA_PPROF_PORT}}
+    return {
+        "GF_DIAGNOSTICS_PROFILING_ENABLED": "true",
+        "GF_DIAGNOSTICS_PROFILING_ADDR": "0.0.0.0",
+        "GF_DIAGNOSTICS_PROFILING_PORT": str(GRAFANA_PPROF_PORT),
+    }

@@ -1,7 +1,8 @@
 """What grafana.ini adds for HTTPS and single sign-on, and ldap.toml (security.tls, security.sso).
 
-Keys are those of Grafana's conf/defaults.ini for the pinned image (11.6); the tests check every
-rendered key against an inventory of them (tests/foundation/upstream/grafana-11.6-ini-keys.yaml).
+Keys are those of Grafana's conf/defaults.ini and conf/ldap.toml for the pinned image (11.6); the
+tests check every rendered key against an inventory extracted from them
+(tests/security/upstream/grafana-11.6-keys.json, scripts/extract_grafana_keys.py).
 Secrets are never written here: Grafana expands `$__file{...}` from the files the platform mounts,
 in grafana.ini and in ldap.toml alike.
 """

@@ -27,13 +27,20 @@ SELF_SCRAPED = {
     "monitoring-api": "/metrics",
 }
 
-# The monitoring API's user rules (api/, services/api.py): its volume, mounted read-only here and
-# globbed beside the rendered rules, on one Docker host (where Prometheus can share its volume).
+# The monitoring API's user rules (api/, services/api.py), mounted read-only here and globbed beside
+# the rendered rules: its volume on one Docker host, the ConfigMap it writes on a cluster.
 USER_RULES_DIR = "/etc/prometheus/user-rules"
+# On a cluster Prometheus reloads by itself when a config or rule file's checksum changes (v3's
+# auto-reload-config feature), checking this often: nothing has to reach both replicas' /-/reload.
+AUTO_RELOAD_INTERVAL = "30s"
 
 
 def user_rules_on(settings: StackSettings) -> bool:
-    return settings.api.enabled and settings.platform == "docker"
+    return settings.api.enabled
+
+
+def auto_reload_flags() -> list[str]:
+    return ["--enable-feature=auto-reload-config", f"--config.auto-reload-interval={AUTO_RELOAD_INTERVAL}"]
 
 # Guards against a misbehaving target flooding the TSDB (a scrape above these fails as a whole).
 SELF_SAMPLE_LIMIT = 50_000

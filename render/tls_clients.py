@@ -12,16 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from render.kubernetes_sd import namespace_of
-from render.web_config import CA_FILE, CLIENT_PASSWORD_FILE, SECRETS_DIR, auth_on, tls_on
+from render.web_config import CA_FILE, CLIENT_PASSWORD_FILE, SECRETS_DIR, auth_on, reads_web_config, tls_on
 from services.high_availability import peer_service
 from services.topology import EXPORTER_ALIASES, Endpoint
 from settings.model import StackSettings
-from settings.security import WEB_CONFIG_SERVICES
 
 # Stack services that serve HTTPS when TLS is on, besides the exporter-toolkit ones: Grafana
 # (grafana.ini `protocol = https`), Loki (its server's `http_tls_config`) and the nginx proxy
-# publishing Prometheus (render/prometheus_proxy.py).
-OWN_TLS_SERVICES = ("grafana", "loki", "prometheus-proxy")
+# publishing Prometheus (render/prometheus_proxy.py), the monitoring API (uvicorn's
+# ssl_certfile/ssl_keyfile, services/api.py), and the gateway in front of Loki, Tempo and Pyroscope
+# (render/gateway.py; it exists only with security.auth on).
+OWN_TLS_SERVICES = ("grafana", "loki", "prometheus-proxy", "monitoring-api", "gateway")
+
+# Exporters serving TLS and one basic-auth user through flags of their own (no web configuration
+# file): redis_exporter v1.88.0 (`--tls-server-cert-file`, `--basic-auth-username`, ...; services/exporters.py).
+FLAG_TLS_EXPORTERS = ("redis",)
 
 
 def service_name(key: str) -> str:
@@ -32,12 +37,12 @@ def service_name(key: str) -> str:
 
 
 def serves_tls(settings: StackSettings, key: str) -> bool:
-    return tls_on(settings) and (key in WEB_CONFIG_SERVICES or key in OWN_TLS_SERVICES)
+    return tls_on(settings) and (reads_web_config(key) or key in OWN_TLS_SERVICES or key in FLAG_TLS_EXPORTERS)
 
 
 def requires_auth(settings: StackSettings, key: str) -> bool:
     """Basic authentication: every exporter-toolkit service, and Grafana's /metrics."""
-    return auth_on(settings) and (key in WEB_CONFIG_SERVICES or key == "grafana")
+    return auth_on(settings) and (reads_web_config(key) or key == "grafana" or key in FLAG_TLS_EXPORTERS)
 
 
 def scheme(settings: StackSettings, key: str) -> str:
@@ -78,6 +83,10 @@ def certificate_names(settings: StackSettings, service: str) -> tuple[list[str],
         dns += [settings.kubernetes.ingress.host] if settings.kubernetes.ingress else []
         dns.append("localhost")
         ips.append("127.0.0.1")
+    if service == "monitoring-api" and settings.platform == "kubernetes":
+        # Users reach the API through `kubectl port-forward svc/monitoring-api` on loopback.
+        dns.append("localhost")
+        ips.append("127.0.0.1")
     dns += [name for name in settings.security.tls.extra_dns_names if name not in dns]
     return dns, ips
 
@@ -86,6 +95,13 @@ def _published_on_host(settings: StackSettings, service: str) -> bool:
     # Prometheus is published through its proxy (services/core.py), never itself.
     if service == "prometheus-proxy":
         return settings.host_port("prometheus") is not None
+    # With security.auth, Loki's host port is the gateway's (render/gateway.py).
+    if service == "gateway":
+        return auth_on(settings) and settings.host_port("loki") is not None
+    if service == "loki" and auth_on(settings):
+        return False
+    if service == "monitoring-api":
+        return settings.host_port("api") is not None
     return service != "prometheus" and service in ("grafana", "loki", "alertmanager") and settings.host_port(service) is not None
 
 
@@ -141,11 +157,11 @@ def web_config_secret(service: str) -> str:
 HEALTH_AUTHORIZATION_SECRET = "health-authorization"
 
 
+def basic_auth_hash_secret(service: str) -> str:
+    """The client user's bcrypt hash, for a server that takes one hash and no file (redis_exporter)."""
+    return f"basic-auth-hash.{service}"
+
+
 def with_scheme(settings: StackSettings, url: str, key: str) -> str:
     """`url` (rendered `http://...` by the topology) with the scheme `key` serves."""
     return scheme(settings, key) + "://" + url.split("://", 1)[1]
-
-
-def loki_tls_client(settings: StackSettings, secrets_dir: str = SECRETS_DIR) -> dict[str, str]:
-    """A log collector's `tls_config` towards Loki (Alloy's block and Promtail's client both read these keys)."""
-    return {"ca_file": f"{secrets_dir}/{CA_FILE}", "server_name": server_name(settings, "loki")}

@@ -1,6 +1,7 @@
 """The Prometheus web configuration file (`--web.config.file`) of every service whose HTTP server is
-exporter-toolkit's: Prometheus, Alertmanager, the Pushgateway and the node, blackbox and postgres
-exporters. It holds the TLS server settings and the basic-auth users with their bcrypt hashes.
+exporter-toolkit's: Prometheus, Alertmanager, the Pushgateway and the node, blackbox, postgres and
+dcgm exporters - and of the mock exporters, which read the same keys (mock_exporter/webconfig.py).
+It holds the TLS server settings and the basic-auth users with their bcrypt hashes.
 
 Keys as exporter-toolkit documents them (docs/web-configuration.md) for the versions these tools
 vendor: v0.8 in Prometheus 2.42 / Alertmanager 0.25 (Debian, what the tests run) up to v0.14 in
@@ -57,9 +58,27 @@ def auth_on(settings: StackSettings) -> bool:
     return settings.security.auth.enabled
 
 
+# Mock exporters are keyed `mock-<exporter>` (their service name) wherever TLS is decided.
+MOCK_PREFIX = "mock-"
+# Servers reading the same file besides WEB_CONFIG_SERVICES (the ones users can be listed for):
+# dcgm-exporter (exporter-toolkit v0.16 in 4.8.2: `--web-config-file`) and every mock exporter.
+WEB_CONFIG_FLAGS = {"dcgm": "--web-config-file"}
+DEFAULT_WEB_CONFIG_FLAG = "--web.config.file"
+MOCK_WEB_CONFIG_FLAG = "--web-config-file"
+
+
+def is_mock(service: str) -> bool:
+    return service.startswith(MOCK_PREFIX)
+
+
+def reads_web_config(service: str) -> bool:
+    """Whether `service`'s server reads a web configuration file (whatever the settings)."""
+    return service in WEB_CONFIG_SERVICES or service in WEB_CONFIG_FLAGS or is_mock(service)
+
+
 def serves_web_config(settings: StackSettings, service: str) -> bool:
-    """Whether `service` (a stack service or an exporter name) gets a web configuration file."""
-    return tls_on(settings) and service in WEB_CONFIG_SERVICES
+    """Whether `service` (a stack service, an exporter name or `mock-<exporter>`) gets a web configuration file."""
+    return tls_on(settings) and reads_web_config(service)
 
 
 def web_users(settings: StackSettings, service: str) -> list[str]:
@@ -96,5 +115,8 @@ def health_authorization(settings: StackSettings, client_password: str) -> str:
 
 
 def web_config_flag(settings: StackSettings, service: str, secrets_dir: str = SECRETS_DIR) -> tuple[str, ...]:
-    """`--web.config.file=...` for a service that serves one, nothing otherwise."""
-    return (f"--web.config.file={secrets_dir}/{WEB_CONFIG_FILE}",) if serves_web_config(settings, service) else ()
+    """`--web.config.file=...` (the service's spelling of it) for a service that serves one, nothing otherwise."""
+    if not serves_web_config(settings, service):
+        return ()
+    flag = MOCK_WEB_CONFIG_FLAG if is_mock(service) else WEB_CONFIG_FLAGS.get(service, DEFAULT_WEB_CONFIG_FLAG)
+    return (f"{flag}={secrets_dir}/{WEB_CONFIG_FILE}",)

@@ -10,6 +10,10 @@ from __future__ import annotations
 import dataclasses
 
 from logs.pipeline import DOCKER_SOCKET, POD_LOGS_DIR
+from render.cluster_tls import CLUSTER_TLS_FILE, cluster_tls_flag, gossip_tls_on, render_cluster_tls_config
+from render.serialize import to_yaml
+from render.tls_clients import CA_SECRET
+from render.web_config import CA_FILE
 from services.high_availability import (
     ALERTMANAGER_PEERS,
     COLLECTOR_API_READS,
@@ -19,7 +23,7 @@ from services.high_availability import (
     alertmanager_mesh,
     replicated,
 )
-from services.spec import HostMount, ServiceSpec
+from services.spec import ConfigFile, HostMount, SecretFile, ServiceSpec
 from settings.model import StackSettings
 
 COLLECTORS = ("promtail", "alloy")
@@ -41,12 +45,21 @@ def _prometheus(settings: StackSettings, spec: ServiceSpec) -> ServiceSpec:
 def _alertmanager(settings: StackSettings, spec: ServiceSpec) -> ServiceSpec:
     single = "--cluster.listen-address="
     command = tuple(arg for arg in spec.command if arg != single) + alertmanager_cluster_args(settings)
+    files, secret_files = spec.files, spec.secret_files
+    if gossip_tls_on(settings):
+        # Mutual TLS between the peers (render/cluster_tls.py): the file names only the secret files.
+        command += (cluster_tls_flag(spec.config_dir),)
+        files += (ConfigFile(CLUSTER_TLS_FILE, to_yaml(render_cluster_tls_config(settings))),)
+        present = {f.file_name for f in secret_files}
+        secret_files += tuple(SecretFile(key, name) for key, name in ((CA_SECRET, CA_FILE),) if name not in present)
     return dataclasses.replace(
         spec,
         command=command,
+        files=files,
+        secret_files=secret_files,
         replicas=ALERTMANAGER_PEERS,
         stable_identity=True,
-        peers=alertmanager_mesh(),
+        peers=alertmanager_mesh(gossip_tls_on(settings)),
         # Two of three peers keep the mesh (and its notification log) alive through a drain.
         max_unavailable=1,
         identity_env={"POD_IP": "ip"},

@@ -24,6 +24,7 @@ from logs.alloy import alloy_command, render_alloy_config
 from logs.pipeline import DOCKER_SOCKET
 from logs.promtail import POSITIONS_DIR, render_promtail_config
 from render.serialize import to_yaml
+from render.gateway import GATED, endpoint_key, gated
 from services.exceptions import LOG_COLLECTOR_ROOT
 from services.spec import ConfigFile, HostMount, HttpHealthCheck, Resources, Security, ServiceSpec, VolumeSpec
 from services.topology import CONTAINER_PORTS, Endpoints
@@ -80,7 +81,8 @@ def _collector(settings: StackSettings, name: str, command: tuple[str, ...], con
         resources=Resources(cpus=own.resources.cpus, memory_mb=own.resources.memory_mb),
         security=COLLECTOR_SECURITY,
         image_has_wget=image_has_wget(name, own.image),
-        depends_on=("loki",),
+        # Through the gateway when security.auth gates Loki (render/gateway.py).
+        depends_on=("loki", "gateway") if gated(settings, "loki") else ("loki",),
     )
 
 
@@ -130,4 +132,6 @@ def without_idle_collector(settings: StackSettings, endpoints: Endpoints) -> dic
     idle |= {name for name, runs in (("tempo", settings.runs_traces), ("pyroscope", settings.runs_profiles)) if not runs}
     # The monitoring API when it is off (settings api.enabled).
     idle |= set() if settings.api.enabled else {"monitoring-api"}
+    # The gateway's listeners of the services it does not front (render/gateway.py).
+    idle |= {endpoint_key(name) for name in GATED if not gated(settings, name)}
     return {name: endpoint for name, endpoint in endpoints.items() if name not in idle}

@@ -7,6 +7,7 @@ from logs.loki import DATA_DIR as LOKI_DATA_DIR
 from logs.loki import loki_command, loki_rule_files, loki_secret_env, render_loki_config
 from services.api import with_user_rules
 from services.collector import collector_service, without_idle_collector
+from services.gateway import gateway_service, without_host_port
 from services.traces import grafana_pprof_port, signal_services, with_signals
 from render.grafana import SECRETS_DIR, render_grafana_ini
 from render.grafana_auth import LDAP_CONFIG, grafana_secret_files, render_ldap_toml
@@ -185,8 +186,10 @@ def core_services(settings: StackSettings, endpoints: Endpoints | None = None) -
         "loki": loki_service(settings, endpoints),
         # Tempo and Pyroscope before the collector, which sends to them.
         **signal_services(settings, endpoints),
+        # With security.auth, their clients go through the gateway (render/gateway.py).
+        **({"gateway": gateway} if (gateway := gateway_service(settings, endpoints)) else {}),
         settings.logs.collector: with_signals(settings, collector_service(settings, endpoints)),
         "grafana": grafana_pprof_port(settings, grafana_service(settings)),
     }
     # TLS, web configuration and authentication where security.tls / security.auth ask for them.
-    return {name: secured(settings, spec, name) for name, spec in services.items()}
+    return {name: secured(settings, without_host_port(settings, spec), name) for name, spec in services.items()}

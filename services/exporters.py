@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 
 from exporters.catalog import EXPORTERS
 from exporters.contracts import CONTRACTS
 from render.exporters import deployed_exporters, mocked_exporters, render_blackbox_config
 from render.serialize import to_yaml
+from render.tls_clients import basic_auth_hash_secret, requires_auth, serves_tls
+from render.web_config import CERT_FILE, KEY_FILE, SECRETS_DIR
 from services.exceptions import CADVISOR_PRIVILEGED, DCGM_GPUS, NODE_EXPORTER_HOST
 from services.spec import ConfigFile, HostMount, HttpHealthCheck, Resources, SecretFile, Security, ServiceSpec, VolumeSpec
-from services.tls import secured
+from services.tls import python_probe_command, secured
 from services.topology import EXPORTER_ALIASES
 from settings.images import image_has_wget
 from settings.model import StackSettings
@@ -140,17 +143,35 @@ def postgres_exporter(settings: StackSettings) -> ServiceSpec:
     )
 
 
+def redis_exporter_web_security(settings: StackSettings) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(flags, secret environment) of redis_exporter's own TLS and basic auth (v1.88.0, main.go:
+    `--tls-server-cert-file`/`--tls-server-key-file`/`--tls-server-min-version`, one user with
+    `--basic-auth-username` and `--basic-auth-hash-password`, a bcrypt hash). The hash has no file
+    option: it comes from the environment (REDIS_EXPORTER_BASIC_AUTH_HASH_PASSWORD) as a secret,
+    never on the command line. The certificate, key and health-check files come from `secured`."""
+    flags: tuple[str, ...] = ()
+    env: dict[str, str] = {}
+    if serves_tls(settings, "redis"):
+        flags += (f"--tls-server-cert-file={SECRETS_DIR}/{CERT_FILE}", f"--tls-server-key-file={SECRETS_DIR}/{KEY_FILE}",
+                  "--tls-server-min-version=TLS1.2")
+    if requires_auth(settings, "redis"):
+        flags += (f"--basic-auth-username={settings.security.auth.client_user}",)
+        env["REDIS_EXPORTER_BASIC_AUTH_HASH_PASSWORD"] = basic_auth_hash_secret(EXPORTER_ALIASES["redis"])
+    return flags, env
+
+
 def redis_exporter(settings: StackSettings) -> ServiceSpec:
     redis = settings.exporters.redis
     port = EXPORTERS["redis"].port
+    web_flags, web_env = redis_exporter_web_security(settings)
     return ServiceSpec(
         name=EXPORTER_ALIASES["redis"],
         image=_image(settings, "redis"),
-        command=(f"--web.listen-address=:{port}",),
+        command=(f"--web.listen-address=:{port}", *web_flags),
         config_dir="/etc/redis-exporter",
         env={"REDIS_ADDR": f"redis://{redis.address}"},
         # redis_exporter reads its password from the environment only.
-        secret_env={"REDIS_PASSWORD": "redis_exporter_password"} if redis.password else {},
+        secret_env={**({"REDIS_PASSWORD": "redis_exporter_password"} if redis.password else {}), **web_env},
         health=HttpHealthCheck(port, "/health"),
         resources=SMALL,
         security=Security(user=NOBODY),
@@ -236,6 +257,12 @@ def exporter_services(settings: StackSettings, mock_image: str) -> dict[str, Ser
     """The exporter containers of a stack per the rollout modes, keyed by exporter (`mock-<x>` for mocks)."""
     services = {name: REAL_EXPORTERS[name](settings) for name in deployed_exporters(settings)}
     services.update({f"mock-{name}": mock_exporter(settings, name, mock_image) for name in mocked_exporters(settings)})
-    # The exporter-toolkit ones serve TLS and basic auth with security.tls / security.auth; the mocks
-    # (and cAdvisor, dcgm-exporter, redis_exporter) have no such server: see the README's Operations.
-    return {name: secured(settings, spec, name) for name, spec in services.items()}
+    # With security.tls / security.auth every one serves TLS and basic auth (the exporter-toolkit
+    # ones, dcgm-exporter and the mocks from a web configuration file, redis_exporter from flags)
+    # but cAdvisor, which has no such option: see the README's Operations.
+    secured_services = {name: secured(settings, spec, name) for name, spec in services.items()}
+    # The mocks' python probe follows their health check (HTTPS, the Authorization header's file).
+    return {
+        name: dataclasses.replace(spec, health_command=python_probe_command(spec.health)) if spec.built_image else spec
+        for name, spec in secured_services.items()
+    }

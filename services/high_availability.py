@@ -46,13 +46,13 @@ def peer_hosts(settings: StackSettings, service: str, replicas: int) -> list[str
     return [f"{service}-{ordinal}.{peer_service(service)}.{namespace}.svc" for ordinal in range(replicas)]
 
 
-def alertmanager_mesh() -> PeerMesh:
-    return PeerMesh(
-        ports=(
-            PortSpec("mesh-tcp", ALERTMANAGER_CLUSTER_PORT),
-            PortSpec("mesh-udp", ALERTMANAGER_CLUSTER_PORT, protocol="UDP"),
-        )
-    )
+def alertmanager_mesh(tls: bool = False) -> PeerMesh:
+    """The mesh's ports: memberlist's TCP streams and UDP packets, or over TLS only TCP (Alertmanager's
+    TLS transport sends packets over TLS streams too and opens no UDP socket, cluster/tls_transport.go)."""
+    tcp = PortSpec("mesh-tcp", ALERTMANAGER_CLUSTER_PORT)
+    if tls:
+        return PeerMesh(ports=(tcp,))
+    return PeerMesh(ports=(tcp, PortSpec("mesh-udp", ALERTMANAGER_CLUSTER_PORT, protocol="UDP")))
 
 
 def alertmanager_cluster_args(settings: StackSettings) -> tuple[str, ...]:

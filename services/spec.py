@@ -46,6 +46,9 @@ class VolumeSpec:
     # Which replica's volume, when each replica of the owner keeps its own (a cluster's StatefulSet);
     # a borrower of a volume that attaches to one node at a time runs on that replica's node.
     borrowed_replica: int | None = None
+    # Kubernetes: the ConfigMap of this name (one another service keeps, see `ApiWrite`), mounted
+    # read-only as a directory instead of a volume of this service's own.
+    config_map: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,18 @@ class ApiRead:
 
 
 @dataclass(frozen=True)
+class ApiWrite:
+    """Write access to one named object in the service's own namespace, which the service keeps
+    (a Role allowing `verbs` on that object alone, by resourceNames, bound to its ServiceAccount).
+    The platform creates the object empty and never overwrites what the service writes into it.
+    Kubernetes only: ignored on Docker."""
+
+    resource: str  # "configmaps": the only kind declared so far
+    name: str
+    verbs: tuple[str, ...] = ("get", "update", "patch")
+
+
+@dataclass(frozen=True)
 class Schedule:
     """A job run to completion on a cron schedule (`command`), instead of a server running forever."""
 
@@ -176,6 +191,8 @@ class ServiceSpec:
     scratch_dirs: tuple[str, ...] = ("/tmp",)
     # Cluster objects the service reads to discover what it watches.
     api_reads: tuple[ApiRead, ...] = ()
+    # Objects of its namespace the service writes (Kubernetes; least privilege, one object each).
+    api_writes: tuple[ApiWrite, ...] = ()
     # Variables set to the running instance's own identity: "name", "ip" or "node" (the node it runs on).
     identity_env: dict[str, str] = field(default_factory=dict)
     # Runs on a schedule (a CronJob on a cluster, a container running its own loop on Docker).

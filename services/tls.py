@@ -36,8 +36,10 @@ from services.spec import HttpHealthCheck, SecretFile, ServiceSpec
 from settings.model import StackSettings
 
 # Stack services (by ServiceSpec name) that call other services of the stack.
-CLIENTS = ("prometheus", "prometheus-proxy", "grafana", "loki", "alloy", "promtail", "blackbox-exporter", "tempo")
+CLIENTS = ("prometheus", "prometheus-proxy", "grafana", "loki", "alloy", "promtail", "blackbox-exporter", "tempo", "gateway")
 PROXY = "prometheus-proxy"
+# The gateway in front of Loki, Tempo and Pyroscope checks its callers' credentials itself (render/gateway.py).
+GATEWAY = "gateway"
 
 
 def proxy_tls(settings: StackSettings) -> ProxyTls | None:
@@ -70,7 +72,7 @@ def secured(settings: StackSettings, spec: ServiceSpec, key: str) -> ServiceSpec
         files.append(SecretFile(web_config_secret(spec.name), WEB_CONFIG_FILE))
         command = command + web_config_flag(settings, key)
     # The proxy in front of Prometheus passes its probe's credentials through to Prometheus.
-    if requires_auth(settings, key) and key != "grafana" or (key == PROXY and auth_on(settings)):
+    if requires_auth(settings, key) and key != "grafana" or (key in (PROXY, GATEWAY) and auth_on(settings)):
         files.append(SecretFile(HEALTH_AUTHORIZATION_SECRET, HEALTH_AUTHORIZATION_FILE))
         health = dataclasses.replace(health, authorization_file=f"{SECRETS_DIR}/{HEALTH_AUTHORIZATION_FILE}")
     if spec.name in CLIENTS:
@@ -78,6 +80,28 @@ def secured(settings: StackSettings, spec: ServiceSpec, key: str) -> ServiceSpec
     if not files:
         return spec
     return dataclasses.replace(spec, command=command, health=health, secret_files=_added(spec, files))
+
+
+def python_probe_command(health: HttpHealthCheck) -> tuple[str, ...]:
+    """The health probe of a python image (no wget): urllib, over HTTPS without checking the
+    certificate (it dials its own loopback, as the wget probe does) and with the Authorization
+    header read from its secret file when the probe runs - no credential in the definition."""
+    url = f"{health.scheme}://127.0.0.1:{health.port}{health.path}"
+    if health.scheme == "http" and health.authorization_file is None:
+        return ("python", "-c", f"import urllib.request; urllib.request.urlopen('{url}', timeout={health.timeout_s})")
+    lines = ["import ssl, urllib.request"]
+    headers = "{}"
+    if health.authorization_file:
+        lines.append(f"auth = open('{health.authorization_file}').read().strip()")
+        headers = "{'Authorization': auth}"
+    context = ""
+    if health.scheme == "https":
+        lines.append("context = ssl.create_default_context(); context.check_hostname = False; "
+                     "context.verify_mode = ssl.CERT_NONE")
+        context = ", context=context"
+    lines.append(f"urllib.request.urlopen(urllib.request.Request('{url}', headers={headers}), "
+                 f"timeout={health.timeout_s}{context})")
+    return ("python", "-c", "; ".join(lines))
 
 
 def probe_shell_command(health: HttpHealthCheck, wget: str = "wget") -> str | None:

@@ -73,6 +73,10 @@ def internal_endpoints(settings: "StackSettings | None" = None) -> dict[str, End
     mocks listen on the real exporter's port).
     """
     endpoints = {name: Endpoint(name, port) for name, port in CONTAINER_PORTS.items()}
+    from render.gateway import gateway_endpoints
+
+    # The gateway's listeners in front of Loki, Tempo and Pyroscope (used only with security.auth).
+    endpoints.update(gateway_endpoints())
     if settings is not None:
         from exporters.catalog import EXPORTERS
 

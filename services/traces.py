@@ -98,7 +98,11 @@ def with_signals(settings: StackSettings, collector: ServiceSpec) -> ServiceSpec
 
 
 def grafana_pprof_port(settings: StackSettings, grafana: ServiceSpec) -> ServiceSpec:
-    """Grafana's pprof port (its profiling setting, render/grafana.py) for the collector to scrape."""
+    """Grafana's pprof port and the environment that turns it on (render/grafana.py) for the
+    collector to scrape."""
+    from render.grafana import grafana_profiling_env
+
     if not (settings.runs_profiles and settings.profiles.stack):
         return grafana
-    return dataclasses.replace(grafana, ports=grafana.ports + (PortSpec(PPROF_PORT_NAME, GRAFANA_PPROF_PORT),))
+    return dataclasses.replace(grafana, ports=grafana.ports + (PortSpec(PPROF_PORT_NAME, GRAFANA_PPROF_PORT),),
+                               env={**grafana.env, **grafana_profiling_env(settings)})

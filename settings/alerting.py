@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Iterator, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.types import Duration, LabelName, Name, Strict, duration_seconds
 
 Severity = Literal["critical", "warning", "info"]
@@ -171,16 +171,16 @@ class SloSettings(Strict):
     labels: tuple[LabelName, ...] = ("env",)
 
     @model_validator(mode="after")
-    def _one_sli_form(self) -> "SloSettings":
+    @cross_field
+    def _one_sli_form(self) -> Iterator[FieldProblem]:
         if (self.good is None) == (self.bad is None):
-            raise FieldProblem("good", self.good, "and bad: set exactly one of them (the SLI is good/total or bad/total)")
+            yield FieldProblem("good", self.good, "and bad: set exactly one of them (the SLI is good/total or bad/total)")
         for field in ("total", "good", "bad"):
             query = getattr(self, field)
             if query is not None and WINDOW_PLACEHOLDER not in query:
-                raise FieldProblem(field, query, f"has no {WINDOW_PLACEHOLDER} where its range goes, e.g. rate(x[$window])")
-            if query is not None and (problem := _promql_problem(query.replace(WINDOW_PLACEHOLDER, "5m"))):
-                raise FieldProblem(field, query, f"is not valid PromQL: {problem}")
-        return self
+                yield FieldProblem(field, query, f"has no {WINDOW_PLACEHOLDER} where its range goes, e.g. rate(x[$window])")
+            elif query is not None and (problem := _promql_problem(query.replace(WINDOW_PLACEHOLDER, "5m"))):
+                yield FieldProblem(field, query, f"is not valid PromQL: {problem}")
 
 
 # The two default SLOs: the stack's own services up, and vLLM time to first token under 1 s.
@@ -226,45 +226,48 @@ class AlertingSettings(Strict):
     slos: tuple[SloSettings, ...] = DEFAULT_SLOS
 
     @model_validator(mode="after")
-    def _rule_names_exist(self) -> "AlertingSettings":
+    @cross_field
+    def _consistent(self) -> Iterator[FieldProblem]:
+        # One validator for the three checks: pydantic stops at the first validator that raises,
+        # and each problem of the section gets its line.
+        yield from self._rule_names_exist()
+        yield from self._channels_have_receivers()
+        yield from self._escalation_after_first_page()
+
+    def _rule_names_exist(self) -> Iterator[FieldProblem]:
         names = [slo.name for slo in self.slos]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise FieldProblem("slos", duplicates, "repeats an SLO name; names must be unique")
+            yield FieldProblem("slos", duplicates, "repeats an SLO name; names must be unique")
         if not self.rule_overrides and not self.disabled_rules:
-            return self
+            return
         # Imported here: the rule catalog is built from these settings' types.
         from rules.names import known_alert_names
 
         known = known_alert_names(tuple(slo.name for slo in self.slos))
         for name in self.rule_overrides:
             if name not in known:
-                raise FieldProblem(f"rule_overrides.{name}", self.rule_overrides[name].model_dump(by_alias=True, exclude_defaults=True), _unknown(name, known))
+                yield FieldProblem(f"rule_overrides.{name}", self.rule_overrides[name].model_dump(by_alias=True, exclude_defaults=True), _unknown(name, known))
         for index, name in enumerate(self.disabled_rules):
             if name not in known:
-                raise FieldProblem(f"disabled_rules.{index}", name, _unknown(name, known))
-        return self
+                yield FieldProblem(f"disabled_rules.{index}", name, _unknown(name, known))
 
-    @model_validator(mode="after")
-    def _channels_have_receivers(self) -> "AlertingSettings":
+    def _channels_have_receivers(self) -> Iterator[FieldProblem]:
         routes: dict[str, ComponentRoute | EscalationSettings] = {
             f"component_routes.{name}": route for name, route in self.component_routes.items()
         }
         routes["escalation"] = self.escalation
         for key, route in routes.items():
             if route.slack_channel and self.receivers.slack is None:
-                raise FieldProblem(f"{key}.slack_channel", route.slack_channel, "needs receivers.slack to be configured")
+                yield FieldProblem(f"{key}.slack_channel", route.slack_channel, "needs receivers.slack to be configured")
             if route.email_to and self.receivers.email is None:
-                raise FieldProblem(f"{key}.email_to", route.email_to, "needs receivers.email to be configured")
-        return self
+                yield FieldProblem(f"{key}.email_to", route.email_to, "needs receivers.email to be configured")
 
-    @model_validator(mode="after")
-    def _escalation_after_first_page(self) -> "AlertingSettings":
+    def _escalation_after_first_page(self) -> Iterator[FieldProblem]:
         if self.escalation.enabled and duration_seconds(self.escalation.after) <= _seconds(self.routes.critical.group_wait):
-            raise FieldProblem(
+            yield FieldProblem(
                 "escalation.after", self.escalation.after, f"is not longer than routes.critical.group_wait {self.routes.critical.group_wait}"
             )
-        return self
 
 
 def _seconds(wait: str) -> float:

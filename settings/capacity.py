@@ -7,9 +7,11 @@ daily peaks (`rules/capacity.py`, method chosen by the back-test in `tests/capac
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from pydantic import Field, model_validator
 
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.types import ByteSize, Duration, Strict, duration_seconds
 
 DAY_SECONDS = 86400
@@ -40,16 +42,18 @@ class CapacitySettings(Strict):
     vllm_max_waiting: int = Field(default=16, ge=1)
 
     @model_validator(mode="after")
-    def _consistent_windows(self) -> "CapacitySettings":
+    @cross_field
+    def _consistent_windows(self) -> Iterator[FieldProblem]:
+        # Every problem is reported, but not a comparison with a value that is itself refused.
         window = duration_seconds(self.trend_window)
+        horizon_too_far = duration_seconds(self.horizon) > 365 * DAY_SECONDS
         if window < 2 * DAY_SECONDS or window % DAY_SECONDS:
-            raise FieldProblem("trend_window", self.trend_window, "is not a whole number of days of at least 2d (the trend is fitted to daily peaks)")
-        if not DAY_SECONDS <= duration_seconds(self.min_history) <= window:
-            raise FieldProblem("min_history", self.min_history, f"is not between 1d and trend_window {self.trend_window}")
-        if duration_seconds(self.urgent_within) >= duration_seconds(self.horizon):
-            raise FieldProblem("urgent_within", self.urgent_within, f"is not shorter than horizon {self.horizon}")
-        if duration_seconds(self.horizon) > 365 * DAY_SECONDS:
-            raise FieldProblem("horizon", self.horizon, "is beyond 365d: a linear trend says nothing a year ahead")
+            yield FieldProblem("trend_window", self.trend_window, "is not a whole number of days of at least 2d (the trend is fitted to daily peaks)")
+        elif not DAY_SECONDS <= duration_seconds(self.min_history) <= window:
+            yield FieldProblem("min_history", self.min_history, f"is not between 1d and trend_window {self.trend_window}")
+        if not horizon_too_far and duration_seconds(self.urgent_within) >= duration_seconds(self.horizon):
+            yield FieldProblem("urgent_within", self.urgent_within, f"is not shorter than horizon {self.horizon}")
+        if horizon_too_far:
+            yield FieldProblem("horizon", self.horizon, "is beyond 365d: a linear trend says nothing a year ahead")
         if duration_seconds(self.evaluation_interval) > 3600:
-            raise FieldProblem("evaluation_interval", self.evaluation_interval, "is above 1h: the daily peaks would miss their hour")
-        return self
+            yield FieldProblem("evaluation_interval", self.evaluation_interval, "is above 1h: the daily peaks would miss their hour")

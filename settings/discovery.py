@@ -4,11 +4,11 @@ and the optional long-term store it writes to (`monitoring:prometheus.remote_wri
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Iterator, Literal
 
 from pydantic import Field, model_validator
 
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.types import Duration, Port, Strict
 
 # Kubernetes label keys ([prefix/]name) and values, as the API server accepts them.
@@ -28,18 +28,18 @@ class VllmPods(Strict):
     port: Port = 8000
 
     @model_validator(mode="after")
-    def _kubernetes_names(self) -> "VllmPods":
+    @cross_field
+    def _kubernetes_names(self) -> Iterator[FieldProblem]:
         for index, namespace in enumerate(self.namespaces):
             if not _NAMESPACE.match(namespace):
-                raise FieldProblem(f"namespaces.{index}", namespace, "is not a Kubernetes namespace name")
+                yield FieldProblem(f"namespaces.{index}", namespace, "is not a Kubernetes namespace name")
         if not self.match_labels:
-            raise FieldProblem("match_labels", {}, "is empty: it would select every pod of the namespaces")
+            yield FieldProblem("match_labels", {}, "is empty: it would select every pod of the namespaces")
         for key, value in self.match_labels.items():
             if not _LABEL_KEY.match(key):
-                raise FieldProblem(f"match_labels.{key}", key, "is not a Kubernetes label key like app.kubernetes.io/name")
+                yield FieldProblem(f"match_labels.{key}", key, "is not a Kubernetes label key like app.kubernetes.io/name")
             if not _LABEL_VALUE.match(value):
-                raise FieldProblem(f"match_labels.{key}", value, "is not a Kubernetes label value")
-        return self
+                yield FieldProblem(f"match_labels.{key}", value, "is not a Kubernetes label value")
 
 
 class DiscoverySettings(Strict):
@@ -61,10 +61,10 @@ class RemoteWriteQueue(Strict):
     max_backoff: Duration = "5s"
 
     @model_validator(mode="after")
-    def _ordered(self) -> "RemoteWriteQueue":
+    @cross_field
+    def _ordered(self) -> Iterator[FieldProblem]:
         if self.max_shards < self.min_shards:
-            raise FieldProblem("max_shards", self.max_shards, f"is below min_shards {self.min_shards}")
-        return self
+            yield FieldProblem("max_shards", self.max_shards, f"is below min_shards {self.min_shards}")
 
 
 class RemoteWriteSettings(Strict):
@@ -83,9 +83,9 @@ class RemoteWriteSettings(Strict):
     queue: RemoteWriteQueue = RemoteWriteQueue()
 
     @model_validator(mode="after")
-    def _username_with_basic(self) -> "RemoteWriteSettings":
+    @cross_field
+    def _username_with_basic(self) -> Iterator[FieldProblem]:
         if self.auth == "basic" and not self.username:
-            raise FieldProblem("username", None, "is required when auth is basic")
+            yield FieldProblem("username", None, "is required when auth is basic")
         if self.auth != "basic" and self.username:
-            raise FieldProblem("username", self.username, f"is only used with auth basic, not {self.auth}")
-        return self
+            yield FieldProblem("username", self.username, f"is only used with auth basic, not {self.auth}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
+from typing import Any, Callable, Iterable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,6 +20,31 @@ class FieldProblem(ValueError):
         self.field = field
         self.value = value
         self.message = message
+
+
+class FieldProblems(ValueError):
+    """Every cross-field problem one model validator found, so that each is reported on its own line
+    (a section with two problems shows both, not the first alone)."""
+
+    def __init__(self, problems: Iterable[FieldProblem]):
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{problem.field} {problem.message}" for problem in self.problems))
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def cross_field(check: Callable[[Model], Iterable[FieldProblem]]) -> Callable[[Model], Model]:
+    """A model validator from a generator yielding each cross-field problem it finds: every check
+    runs, and the problems are raised together (FieldProblems). Use under `@model_validator(mode="after")`."""
+
+    @functools.wraps(check)
+    def validate(self: Model) -> Model:
+        if problems := list(check(self)):
+            raise FieldProblems(problems)
+        return self
+
+    return validate
 
 
 class SettingsError(Exception):
@@ -113,9 +139,10 @@ def format_validation_error(model: type[BaseModel], exc: ValidationError) -> lis
             path = path[:-1]  # a bad mapping key: the line names the key itself
         key = config_key(path)
         problem = (error.get("ctx") or {}).get("error")
-        if isinstance(problem, FieldProblem):
-            key = config_key(path + tuple(int(p) if p.isdigit() else p for p in problem.field.split(".")))
-            lines.append(f"{key}: {show(problem.value)} {problem.message}")
+        if isinstance(problem, (FieldProblem, FieldProblems)):
+            for each in problem.problems if isinstance(problem, FieldProblems) else (problem,):
+                key = config_key(path + tuple(int(p) if p.isdigit() else p for p in each.field.split(".")))
+                lines.append(f"{key}: {show(each.value)} {each.message}")
         elif error["type"] == "extra_forbidden":
             owner = _model_at(model, path[:-1])
             known = ", ".join(sorted(f.alias or n for n, f in owner.model_fields.items())) if owner else "see README"

@@ -7,11 +7,11 @@ GPU, then LLM); a stack that puts a later exporter ahead of an earlier one is re
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Iterator, Literal
 
 from pydantic import Field, model_validator
 
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.types import Duration, ImageRef, Strict
 
 Mode = Literal["mock", "shadow", "real", "off"]
@@ -31,13 +31,13 @@ class ExporterSettings(Strict):
     scrape_interval: Duration | None = None
 
     @model_validator(mode="after")
-    def _targets_are_addresses(self) -> "ExporterSettings":
+    @cross_field
+    def _targets_are_addresses(self) -> Iterator[FieldProblem]:
         import re
 
         for index, target in enumerate(self.targets):
             if not re.match(TARGET_PATTERN, target):
-                raise FieldProblem(f"targets.{index}", target, "is not a host:port target")
-        return self
+                yield FieldProblem(f"targets.{index}", target, "is not a host:port target")
 
 
 class RealOnlyExporterSettings(ExporterSettings):
@@ -55,16 +55,16 @@ class BlackboxSettings(RealOnlyExporterSettings):
     tcp_probes: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _probe_targets(self) -> "BlackboxSettings":
+    @cross_field
+    def _probe_targets(self) -> Iterator[FieldProblem]:
         import re
 
         for index, url in enumerate(self.http_probes):
             if not re.match(r"^https?://[^\s/]+(/\S*)?$", url):
-                raise FieldProblem(f"http_probes.{index}", url, "is not an http(s):// URL")
+                yield FieldProblem(f"http_probes.{index}", url, "is not an http(s):// URL")
         for index, target in enumerate(self.tcp_probes):
             if not re.match(TARGET_PATTERN, target):
-                raise FieldProblem(f"tcp_probes.{index}", target, "is not a host:port target")
-        return self
+                yield FieldProblem(f"tcp_probes.{index}", target, "is not a host:port target")
 
 
 class PushgatewaySettings(RealOnlyExporterSettings):
@@ -116,19 +116,21 @@ class ExportersSettings(Strict):
         return self.mode(exporter) in ("shadow", "real")
 
     @model_validator(mode="after")
-    def _rollout_order(self) -> "ExportersSettings":
+    @cross_field
+    def _rollout_order(self) -> Iterator[FieldProblem]:
         if self.allow_out_of_order:
-            return self
+            return
+        ahead: set[str] = set()  # one line per exporter ahead: the first earlier one it passes
         for earlier_index, earlier in enumerate(ROLLOUT_ORDER):
             for later in ROLLOUT_ORDER[earlier_index + 1 :]:
                 earlier_mode, later_mode = self.mode(earlier), self.mode(later)
-                if earlier_mode == "off" or later_mode == "off":
+                if earlier_mode == "off" or later_mode == "off" or later in ahead:
                     continue
                 if PROGRESS[later_mode] > PROGRESS[earlier_mode]:
-                    raise FieldProblem(
+                    ahead.add(later)
+                    yield FieldProblem(
                         f"{later}.mode",
                         later_mode,
                         f"is ahead of {earlier}.mode {earlier_mode!r}: the rollout goes "
                         f"{' -> '.join(ROLLOUT_ORDER)}; move {earlier} first or set exporters.allow_out_of_order: true",
                     )
-        return self

@@ -37,6 +37,9 @@ IMAGES: dict[str, CatalogImage] = {
     # The read-only proxy publishing Prometheus (render/prometheus_proxy.py): nginx as uid 101 on
     # port 8080, alpine with busybox wget.
     "prometheus_proxy": CatalogImage("nginxinc/nginx-unprivileged:1.28.0-alpine", has_wget=True),
+    # The gateway in front of Loki, Tempo and Pyroscope (render/gateway.py): the same nginx, whose
+    # musl crypt(3) checks the htpasswd files' bcrypt hashes.
+    "gateway": CatalogImage("nginxinc/nginx-unprivileged:1.28.0-alpine", has_wget=True),
     # Static busybox copied into the probe-kit volume for images without an HTTP client.
     "probe_kit": CatalogImage("busybox:1.37.0-musl", has_wget=True),
 }

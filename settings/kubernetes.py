@@ -7,12 +7,12 @@ placement, ingress); what runs is the same service descriptions the Docker platf
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Iterator, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from settings.discovery import DiscoverySettings
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.types import ByteSize, Strict
 
 # RFC 1123 label: what Kubernetes accepts as a namespace or object name.
@@ -53,12 +53,12 @@ class Toleration(Strict):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
 
     @model_validator(mode="after")
-    def _value_matches_operator(self) -> "Toleration":
+    @cross_field
+    def _value_matches_operator(self) -> Iterator[FieldProblem]:
         if self.operator == "Exists" and self.value is not None:
-            raise FieldProblem("value", self.value, "must be unset when operator is Exists")
+            yield FieldProblem("value", self.value, "must be unset when operator is Exists")
         if self.operator == "Equal" and self.key is None:
-            raise FieldProblem("key", None, "is required when operator is Equal")
-        return self
+            yield FieldProblem("key", None, "is required when operator is Equal")
 
 
 class Placement(Strict):
@@ -125,12 +125,12 @@ class KubernetesSettings(Strict):
     discovery: DiscoverySettings = DiscoverySettings()
 
     @model_validator(mode="after")
-    def _one_provider(self) -> "KubernetesSettings":
+    @cross_field
+    def _one_provider(self) -> Iterator[FieldProblem]:
         if self.in_cluster and self.context:
-            raise FieldProblem("context", self.context, "must be unset when in_cluster is true")
+            yield FieldProblem("context", self.context, "must be unset when in_cluster is true")
         if self.host_namespace == self.namespace:
-            raise FieldProblem("host_namespace", self.host_namespace, "must differ from namespace (it is not restricted)")
-        return self
+            yield FieldProblem("host_namespace", self.host_namespace, "must differ from namespace (it is not restricted)")
 
     @property
     def agents_namespace(self) -> str:

@@ -11,11 +11,11 @@ positions on its first start, so moving from Promtail to Alloy is a one-setting 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Iterator, Literal
 
 from pydantic import Field, model_validator
 
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.images import default_image
 from settings.types import Duration, ImageRef, LabelName, Resources, Strict, duration_seconds
 
@@ -33,15 +33,15 @@ class LogFileSource(Strict):
     labels: dict[LabelName, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _absolute_glob_and_bounded_labels(self) -> "LogFileSource":
+    @cross_field
+    def _absolute_glob_and_bounded_labels(self) -> Iterator[FieldProblem]:
         if not _GLOB.match(self.path) or "**" in self.path:
-            raise FieldProblem("path", self.path, "is not an absolute path or glob without spaces or '**' like /var/log/app/*.log")
+            yield FieldProblem("path", self.path, "is not an absolute path or glob without spaces or '**' like /var/log/app/*.log")
         for name in self.labels:
             if name not in FILE_LABELS:
-                raise FieldProblem(
+                yield FieldProblem(
                     f"labels.{name}", self.labels[name], f"is not an allowed log label; allowed: {', '.join(FILE_LABELS)}"
                 )
-        return self
 
 
 class StreamRateLimit(Strict):
@@ -55,10 +55,10 @@ class StreamRateLimit(Strict):
     drop: bool = True
 
     @model_validator(mode="after")
-    def _burst_covers_rate(self) -> "StreamRateLimit":
+    @cross_field
+    def _burst_covers_rate(self) -> Iterator[FieldProblem]:
         if self.burst < self.rate:
-            raise FieldProblem("burst", self.burst, f"is below rate {self.rate:g}; a burst must allow at least one second of lines")
-        return self
+            yield FieldProblem("burst", self.burst, f"is below rate {self.rate:g}; a burst must allow at least one second of lines")
 
 
 class RetentionOverride(Strict):
@@ -70,12 +70,12 @@ class RetentionOverride(Strict):
     priority: int = Field(default=1, ge=1, le=100)
 
     @model_validator(mode="after")
-    def _valid(self) -> "RetentionOverride":
+    @cross_field
+    def _valid(self) -> Iterator[FieldProblem]:
         if not _SELECTOR.match(self.selector):
-            raise FieldProblem("selector", self.selector, 'is not a LogQL stream selector like {level="debug"}')
+            yield FieldProblem("selector", self.selector, 'is not a LogQL stream selector like {level="debug"}')
         if duration_seconds(self.period) % 86400:
-            raise FieldProblem("period", self.period, "is not a whole number of days (Loki deletes by 24h periods)")
-        return self
+            yield FieldProblem("period", self.period, "is not a whole number of days (Loki deletes by 24h periods)")
 
 
 class S3Storage(Strict):
@@ -107,10 +107,10 @@ class TraceLink(Strict):
     matcher_regex: str = r"""(?:trace_?[iI][dD]|traceId)["']?\s*[:=]\s*["']?([0-9a-fA-F]{16,32})"""
 
     @model_validator(mode="after")
-    def _one_target(self) -> "TraceLink":
+    @cross_field
+    def _one_target(self) -> Iterator[FieldProblem]:
         if self.datasource_uid and self.url_template:
-            raise FieldProblem("url_template", self.url_template, "is set together with datasource_uid; set one of them")
-        return self
+            yield FieldProblem("url_template", self.url_template, "is set together with datasource_uid; set one of them")
 
 
 class LogAlertThresholds(Strict):
@@ -149,13 +149,13 @@ class LogsSettings(Strict):
     alerts: LogAlertThresholds = LogAlertThresholds()
 
     @model_validator(mode="after")
-    def _distinct_files(self) -> "LogsSettings":
+    @cross_field
+    def _distinct_files(self) -> Iterator[FieldProblem]:
         seen: set[str] = set()
         for index, source in enumerate(self.files):
             if source.path in seen:
-                raise FieldProblem(f"files.{index}.path", source.path, "is listed twice")
+                yield FieldProblem(f"files.{index}.path", source.path, "is listed twice")
             seen.add(source.path)
-        return self
 
 
 class AlloySettings(Strict):

@@ -7,7 +7,7 @@ scrape and evaluation; 30 days of metrics and logs). `Pulumi.prod.yaml` sets its
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
-from typing import Literal
+from typing import Iterator, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,7 +16,7 @@ from settings.api import ApiSettings
 from settings.backup import BackupSettings
 from settings.capacity import CapacitySettings
 from settings.discovery import RemoteWriteSettings
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.exporters import ROLLOUT_ORDER, ExportersSettings
 from settings.images import default_image
 from settings.kubernetes import KubernetesSettings
@@ -59,10 +59,10 @@ class DockerSettings(Strict):
     subnet: IPv4Network = IPv4Network("172.28.0.0/24")
 
     @model_validator(mode="after")
-    def _private_subnet(self) -> "DockerSettings":
+    @cross_field
+    def _private_subnet(self) -> Iterator[FieldProblem]:
         if not self.subnet.is_private or self.subnet.num_addresses < 16:
-            raise FieldProblem("subnet", str(self.subnet), "is not a private IPv4 network of at least 16 addresses")
-        return self
+            yield FieldProblem("subnet", str(self.subnet), "is not a private IPv4 network of at least 16 addresses")
 
     @property
     def gateway(self) -> str:
@@ -96,12 +96,12 @@ class PrometheusSettings(Strict):
     resources: Resources = Resources(cpus=1.0, memory_mb=2048)
 
     @model_validator(mode="after")
-    def _timeout_within_interval(self) -> "PrometheusSettings":
+    @cross_field
+    def _timeout_within_interval(self) -> Iterator[FieldProblem]:
         if duration_seconds(self.scrape_timeout) > duration_seconds(self.scrape_interval):
-            raise FieldProblem(
+            yield FieldProblem(
                 "scrape_timeout", self.scrape_timeout, f"is longer than scrape_interval {self.scrape_interval}"
             )
-        return self
 
 
 class AlertmanagerSettings(Strict):
@@ -141,16 +141,16 @@ class LokiLimits(Strict):
     results_cache_mb: int = Field(default=100, ge=10, le=65536)
 
     @model_validator(mode="after")
-    def _bursts_cover_rates(self) -> "LokiLimits":
+    @cross_field
+    def _bursts_cover_rates(self) -> Iterator[FieldProblem]:
         if self.ingestion_burst_mb < self.ingestion_rate_mb:
-            raise FieldProblem("ingestion_burst_mb", self.ingestion_burst_mb, f"is below ingestion_rate_mb {self.ingestion_rate_mb:g}")
+            yield FieldProblem("ingestion_burst_mb", self.ingestion_burst_mb, f"is below ingestion_rate_mb {self.ingestion_rate_mb:g}")
         if self.per_stream_rate_limit_burst_mb < self.per_stream_rate_limit_mb:
-            raise FieldProblem(
+            yield FieldProblem(
                 "per_stream_rate_limit_burst_mb",
                 self.per_stream_rate_limit_burst_mb,
                 f"is below per_stream_rate_limit_mb {self.per_stream_rate_limit_mb:g}",
             )
-        return self
 
 
 class LokiSettings(Strict):
@@ -161,11 +161,11 @@ class LokiSettings(Strict):
     resources: Resources = Resources(cpus=1.0, memory_mb=1024)
 
     @model_validator(mode="after")
-    def _retention_in_days(self) -> "LokiSettings":
+    @cross_field
+    def _retention_in_days(self) -> Iterator[FieldProblem]:
         # Loki's compactor deletes by whole index periods (24h).
         if duration_seconds(self.retention) % 86400:
-            raise FieldProblem("retention", self.retention, "is not a whole number of days (Loki deletes by 24h periods)")
-        return self
+            yield FieldProblem("retention", self.retention, "is not a whole number of days (Loki deletes by 24h periods)")
 
 
 class PromtailSettings(Strict):
@@ -246,83 +246,85 @@ class StackSettings(Strict):
         return f"{scheme}://{self.exposure.bind_address if str(self.exposure.bind_address) != '0.0.0.0' else '127.0.0.1'}:{self.grafana.port}"
 
     @model_validator(mode="after")
-    def _consistent(self) -> "StackSettings":
+    @cross_field
+    def _consistent(self) -> Iterator[FieldProblem]:
         publish = list(self.exposure.publish)
         if len(set(publish)) != len(publish):
-            raise FieldProblem("exposure.publish", publish, "lists a service twice")
+            yield FieldProblem("exposure.publish", publish, "lists a service twice")
         if "api" in publish and not self.api.enabled:
-            raise FieldProblem("exposure.publish", publish, "lists api while api.enabled is false: there is no API to publish")
+            yield FieldProblem("exposure.publish", publish, "lists api while api.enabled is false: there is no API to publish")
         seen: dict[int, str] = {}
-        for service in self.exposure.publish:
+        for service in dict.fromkeys(self.exposure.publish):  # a service listed twice is reported above
             port = getattr(self, service).port
             if port in seen:
-                raise FieldProblem(f"{service}.port", port, f"is already the host port of {seen[port]}; host ports must differ")
-            seen[port] = service
+                yield FieldProblem(f"{service}.port", port, f"is already the host port of {seen[port]}; host ports must differ")
+            else:
+                seen[port] = service
         vllm = self.exporters.vllm
         discovers_vllm = self.platform == "kubernetes" and self.kubernetes.discovery.vllm.namespaces
         if vllm.mode in ("shadow", "real") and not vllm.targets and not self.prometheus.targets_dir and not discovers_vllm:
-            raise FieldProblem(
+            yield FieldProblem(
                 "exporters.vllm.targets",
                 [],
                 f"lists no vLLM server while vllm.mode is {vllm.mode!r}: add host:port targets or set prometheus.targets_dir"
                 + (" or kubernetes.discovery.vllm.namespaces" if self.platform == "kubernetes" else ""),
             )
-        self._signals_need_alloy()
+        yield from self._signals_need_alloy()
         if self.platform == "kubernetes":
-            self._consistent_on_kubernetes()
+            yield from self._consistent_on_kubernetes()
         elif "grafana" not in self.exposure.publish and not self.grafana.url:
-            raise FieldProblem(
+            yield FieldProblem(
                 "exposure.publish",
                 list(self.exposure.publish),
                 "leaves Grafana unpublished and grafana.url is unset: Pulumi could not reach Grafana to provision it",
             )
-        return self
 
-    def _signals_need_alloy(self) -> None:
+    def _signals_need_alloy(self) -> Iterator[FieldProblem]:
         # Promtail ships logs only; traces and profiles travel through Alloy alone.
         if self.logs.collector == "alloy":
             return
         for signal in ("traces", "profiles"):
             if getattr(self, signal).enabled is True:
-                raise FieldProblem(
+                yield FieldProblem(
                     f"{signal}.enabled", True,
                     f"needs logs.collector alloy (Promtail collects logs only): set logs.collector: alloy or {signal}.enabled: false",
                 )
 
-    def _consistent_on_kubernetes(self) -> None:
+    def _consistent_on_kubernetes(self) -> Iterator[FieldProblem]:
         if not self.grafana.url and not self.kubernetes.ingress:
-            raise FieldProblem(
+            yield FieldProblem(
                 "grafana.url",
                 None,
                 "is unset and kubernetes.ingress is unset: Pulumi could not reach Grafana in the cluster to provision it",
             )
         if self.prometheus.targets_dir:
-            raise FieldProblem(
+            yield FieldProblem(
                 "prometheus.targets_dir",
                 self.prometheus.targets_dir,
                 "is a host directory, which a cluster does not have: list targets in exporters.<name>.targets",
             )
         mocked = [name for name in ROLLOUT_ORDER if self.exporters.runs_mock(name)]
         if mocked and not self.exporters.mock_image.registry:
-            raise FieldProblem(
+            yield FieldProblem(
                 "exporters.mock_image.registry",
                 None,
                 f"is unset while mocks run ({', '.join(mocked)}): the cluster pulls the mock image from a registry",
             )
         if self.backup.enabled and not self.backup.s3:
-            raise FieldProblem(
+            yield FieldProblem(
                 "backup.s3", None,
                 "is unset while backup.enabled is true: a cluster's backups go to an S3 bucket (a volume there is one node's disk)",
             )
-        if self.runs_backups and not self.exporters.mock_image.registry:
-            raise FieldProblem(
+        # One line for the key: with mocks running, the line above already asks for the registry.
+        if self.runs_backups and not self.exporters.mock_image.registry and not mocked:
+            yield FieldProblem(
                 "exporters.mock_image.registry", None,
                 "is unset while backups run: the cluster pulls the backup image (built by the program) from a registry",
             )
         retention_size = self.prometheus.retention_size
         volume = self.kubernetes.storage.prometheus
         if retention_size and byte_size_bytes(retention_size) >= byte_size_bytes(volume):
-            raise FieldProblem(
+            yield FieldProblem(
                 "kubernetes.storage.prometheus",
                 volume,
                 f"does not exceed prometheus.retention_size {retention_size} (the TSDB needs headroom for its WAL)",

@@ -4,21 +4,23 @@
 (a CA the program creates with the Pulumi TLS provider and signs every service's certificate with)
 or `provided` (your own CA - typically an intermediate - given as the secrets `tls_ca_certificate`
 and `tls_ca_private_key`, signs them instead). `auth.enabled` puts basic authentication, with bcrypt
-hashes of Pulumi secrets, in front of every service that reads a Prometheus web configuration file.
+hashes of Pulumi secrets, in front of every service that reads a Prometheus web configuration file,
+and an authenticating gateway in front of Loki, Tempo and Pyroscope (render/gateway.py).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Iterator, Literal
 
 from pydantic import Field, model_validator
 
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.types import Name, Strict
 
 # The services whose HTTP server is exporter-toolkit's (`--web.config.file`: TLS and basic-auth users).
 WEB_CONFIG_SERVICES = ("prometheus", "alertmanager", "pushgateway", "node", "blackbox", "postgres")
-AuthService = Literal["prometheus", "alertmanager", "pushgateway", "node", "blackbox", "postgres"]
+# ... and the services behind the gateway (render/gateway.py), which checks their users itself.
+AuthService = Literal["prometheus", "alertmanager", "pushgateway", "node", "blackbox", "postgres", "loki", "tempo", "pyroscope"]
 
 
 class TlsSettings(Strict):
@@ -36,12 +38,12 @@ class TlsSettings(Strict):
     extra_dns_names: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _renewal_within_validity(self) -> "TlsSettings":
+    @cross_field
+    def _renewal_within_validity(self) -> Iterator[FieldProblem]:
         if self.renew_before_days >= self.cert_validity_days:
-            raise FieldProblem(
+            yield FieldProblem(
                 "renew_before_days", self.renew_before_days, f"is not below cert_validity_days {self.cert_validity_days}"
             )
-        return self
 
     @property
     def enabled(self) -> bool:
@@ -63,12 +65,12 @@ class AuthSettings(Strict):
     users: tuple[WebUser, ...] = ()
 
     @model_validator(mode="after")
-    def _distinct_users(self) -> "AuthSettings":
+    @cross_field
+    def _distinct_users(self) -> Iterator[FieldProblem]:
         names = [user.name for user in self.users]
-        for name in names:
+        for name in dict.fromkeys(names):  # each name once, however often it is repeated
             if name == self.client_user or names.count(name) > 1:
-                raise FieldProblem("users", name, "is listed twice (or is client_user): user names must be unique")
-        return self
+                yield FieldProblem("users", name, "is listed twice (or is client_user): user names must be unique")
 
 
 class OAuthSettings(Strict):
@@ -90,12 +92,12 @@ class OAuthSettings(Strict):
     allowed_domains: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _generic_endpoints(self) -> "OAuthSettings":
+    @cross_field
+    def _generic_endpoints(self) -> Iterator[FieldProblem]:
         needs = ("auth_url", "token_url") if self.provider in ("generic", "azuread") else ()
         for key in needs:
             if getattr(self, key) is None:
-                raise FieldProblem(key, None, f"is required for provider {self.provider}")
-        return self
+                yield FieldProblem(key, None, f"is required for provider {self.provider}")
 
 
 class LdapSettings(Strict):
@@ -127,10 +129,10 @@ class SsoSettings(Strict):
     disable_login_form: bool = False
 
     @model_validator(mode="after")
-    def _login_still_possible(self) -> "SsoSettings":
+    @cross_field
+    def _login_still_possible(self) -> Iterator[FieldProblem]:
         if self.disable_login_form and self.oauth is None:
-            raise FieldProblem("disable_login_form", True, "needs sso.oauth: without it no one could sign in")
-        return self
+            yield FieldProblem("disable_login_form", True, "needs sso.oauth: without it no one could sign in")
 
 
 class SecuritySettings(Strict):
@@ -139,7 +141,7 @@ class SecuritySettings(Strict):
     sso: SsoSettings = SsoSettings()
 
     @model_validator(mode="after")
-    def _no_passwords_in_clear(self) -> "SecuritySettings":
+    @cross_field
+    def _no_passwords_in_clear(self) -> Iterator[FieldProblem]:
         if self.auth.enabled and not self.tls.enabled:
-            raise FieldProblem("auth.enabled", True, "sends passwords in clear while tls.mode is off: set tls.mode")
-        return self
+            yield FieldProblem("auth.enabled", True, "sends passwords in clear while tls.mode is off: set tls.mode")

@@ -9,11 +9,12 @@ the report computes a calendar month exactly and leaves maintenance windows out.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Iterator
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from settings.alerting import WINDOW_PLACEHOLDER, _promql_problem
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.types import Duration, Name, Strict, duration_seconds
 
 # Functions whose result is a count over the window: they add up across adjacent windows.
@@ -28,16 +29,16 @@ class SlaObjective(Strict):
     total: str = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _counting_queries(self) -> "SlaObjective":
+    @cross_field
+    def _counting_queries(self) -> Iterator[FieldProblem]:
         for field in ("good", "total"):
             query = getattr(self, field)
             if WINDOW_PLACEHOLDER not in query:
-                raise FieldProblem(field, query, f"has no {WINDOW_PLACEHOLDER} where its range goes, e.g. increase(x[$window])")
-            if not any(f"{function}(" in query for function in COUNTING_FUNCTIONS):
-                raise FieldProblem(field, query, f"does not count events over the window: use one of {', '.join(COUNTING_FUNCTIONS)}")
-            if problem := _promql_problem(query.replace(WINDOW_PLACEHOLDER, "5m")):
-                raise FieldProblem(field, query, f"is not valid PromQL: {problem}")
-        return self
+                yield FieldProblem(field, query, f"has no {WINDOW_PLACEHOLDER} where its range goes, e.g. increase(x[$window])")
+            elif not any(f"{function}(" in query for function in COUNTING_FUNCTIONS):
+                yield FieldProblem(field, query, f"does not count events over the window: use one of {', '.join(COUNTING_FUNCTIONS)}")
+            elif problem := _promql_problem(query.replace(WINDOW_PLACEHOLDER, "5m")):
+                yield FieldProblem(field, query, f"is not valid PromQL: {problem}")
 
 
 class MaintenanceWindow(Strict):
@@ -55,10 +56,10 @@ class MaintenanceWindow(Strict):
         return value.astimezone(timezone.utc)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "MaintenanceWindow":
+    @cross_field
+    def _ordered(self) -> Iterator[FieldProblem]:
         if self.end <= self.start:
-            raise FieldProblem("end", self.end.isoformat(), f"is not after start {self.start.isoformat()}")
-        return self
+            yield FieldProblem("end", self.end.isoformat(), f"is not after start {self.start.isoformat()}")
 
 
 class SlaService(Strict):
@@ -71,12 +72,12 @@ class SlaService(Strict):
     maintenance: tuple[MaintenanceWindow, ...] = ()
 
     @model_validator(mode="after")
-    def _windows_apart(self) -> "SlaService":
+    @cross_field
+    def _windows_apart(self) -> Iterator[FieldProblem]:
         ordered = sorted(self.maintenance, key=lambda window: window.start)
         for before, after in zip(ordered, ordered[1:]):
             if after.start < before.end:
-                raise FieldProblem("maintenance", after.start.isoformat(), f"overlaps the window that ends {before.end.isoformat()}")
-        return self
+                yield FieldProblem("maintenance", after.start.isoformat(), f"overlaps the window that ends {before.end.isoformat()}")
 
     def objectives(self) -> dict[str, SlaObjective]:
         found = {"availability": self.availability}
@@ -124,17 +125,18 @@ class SlaSettings(Strict):
     status_page: StatusPageSettings = StatusPageSettings()
 
     @model_validator(mode="after")
-    def _names_unique(self) -> "SlaSettings":
+    @cross_field
+    def _names_unique(self) -> Iterator[FieldProblem]:
         names = [service.name for service in self.services]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise FieldProblem("services", duplicates, "repeats an SLA name; names must be unique")
+            yield FieldProblem("services", duplicates, "repeats an SLA name; names must be unique")
         if duration_seconds(self.state_window) >= duration_seconds(self.burn_window):
-            raise FieldProblem("state_window", self.state_window, f"is not shorter than burn_window {self.burn_window}")
+            yield FieldProblem("state_window", self.state_window, f"is not shorter than burn_window {self.burn_window}")
         for index, service in enumerate(self.services):
             if self.outage_below >= service.availability.objective:
-                raise FieldProblem("outage_below", self.outage_below, f"is not below services[{index}].availability.objective {service.availability.objective:g}")
-        return self
+                yield FieldProblem("outage_below", self.outage_below, f"is not below services[{index}].availability.objective {service.availability.objective:g}")
+                break  # one line for the key: the first service it is not below
 
     def public_services(self) -> tuple[SlaService, ...]:
         return tuple(service for service in self.services if service.public)

@@ -14,11 +14,11 @@ asked for, and `traces.enabled: true` (or `profiles.enabled: true`) with Promtai
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Iterator, Literal
 
 from pydantic import Field, model_validator
 
-from settings.errors import FieldProblem
+from settings.errors import FieldProblem, cross_field
 from settings.images import default_image
 from settings.logs import S3Storage
 from settings.types import Duration, ImageRef, Name, Resources, Strict, duration_seconds
@@ -55,10 +55,10 @@ class IngestionLimits(Strict):
     ingestion_burst_mb: float = Field(gt=0, le=8192)
 
     @model_validator(mode="after")
-    def _burst_covers_rate(self) -> "IngestionLimits":
+    @cross_field
+    def _burst_covers_rate(self) -> Iterator[FieldProblem]:
         if self.ingestion_burst_mb < self.ingestion_rate_mb:
-            raise FieldProblem("ingestion_burst_mb", self.ingestion_burst_mb, f"is below ingestion_rate_mb {self.ingestion_rate_mb:g}")
-        return self
+            yield FieldProblem("ingestion_burst_mb", self.ingestion_burst_mb, f"is below ingestion_rate_mb {self.ingestion_rate_mb:g}")
 
 
 class TempoLimits(IngestionLimits):
@@ -90,15 +90,15 @@ class TracesSettings(Strict):
     tempo: TempoSettings = TempoSettings()
 
     @model_validator(mode="after")
-    def _decision_wait(self) -> "TracesSettings":
+    @cross_field
+    def _decision_wait(self) -> Iterator[FieldProblem]:
         tail = self.sampling.tail
         if tail.enabled and duration_seconds(tail.latency_threshold) >= duration_seconds(tail.decision_wait):
-            raise FieldProblem(
+            yield FieldProblem(
                 "sampling.tail.latency_threshold",
                 tail.latency_threshold,
                 f"is not below sampling.tail.decision_wait {tail.decision_wait}: a slow trace would be decided before it ends",
             )
-        return self
 
 
 class ProfileTarget(Strict):
@@ -109,10 +109,10 @@ class ProfileTarget(Strict):
     scheme: Literal["http", "https"] = "http"
 
     @model_validator(mode="after")
-    def _host_port(self) -> "ProfileTarget":
+    @cross_field
+    def _host_port(self) -> Iterator[FieldProblem]:
         if not re.fullmatch(r"[a-zA-Z0-9.-]+:\d{1,5}", self.address):
-            raise FieldProblem("address", self.address, "is not a host:port target")
-        return self
+            yield FieldProblem("address", self.address, "is not a host:port target")
 
 
 class PyroscopeLimits(IngestionLimits):
@@ -144,12 +144,12 @@ class ProfilesSettings(Strict):
     pyroscope: PyroscopeSettings = PyroscopeSettings()
 
     @model_validator(mode="after")
-    def _distinct_targets(self) -> "ProfilesSettings":
+    @cross_field
+    def _distinct_targets(self) -> Iterator[FieldProblem]:
         seen: set[str] = set()
         for index, target in enumerate(self.targets):
             if target.address in seen:
-                raise FieldProblem(f"targets.{index}.address", target.address, "is listed twice")
+                yield FieldProblem(f"targets.{index}.address", target.address, "is listed twice")
             seen.add(target.address)
         if duration_seconds(self.pyroscope.retention) % 86400:
-            raise FieldProblem("pyroscope.retention", self.pyroscope.retention, "is not a whole number of days")
-        return self
+            yield FieldProblem("pyroscope.retention", self.pyroscope.retention, "is not a whole number of days")

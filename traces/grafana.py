@@ -12,6 +12,7 @@ Key names follow Grafana 11.6's Tempo, Loki and Prometheus datasource provisioni
 
 from __future__ import annotations
 
+from render.gateway import gated
 from settings.model import StackSettings
 from traces.tempo_generated import EXEMPLAR_TRACE_ID_LABEL, SPANMETRICS_CALLS, SPANMETRICS_LATENCY, STATUS_ERROR
 
@@ -58,7 +59,9 @@ def tempo_json_data(settings: StackSettings) -> dict:
         "nodeGraph": {"enabled": True},
         "search": {"hide": False},
         "traceQuery": {"timeShiftEnabled": True, **SHIFT},
-        "streamingEnabled": {"search": True},
+        # Streaming search is gRPC over HTTP/2 to Tempo's HTTP port; the gateway (security.auth,
+        # render/gateway.py) speaks HTTP/1.1 to Tempo, so Grafana then searches with plain requests.
+        "streamingEnabled": {"search": not gated(settings, "tempo")},
     }
     if settings.runs_profiles:
         data["tracesToProfiles"] = {

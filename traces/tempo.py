@@ -19,7 +19,9 @@ from settings.types import duration_seconds
 DATA_DIR = "/var/tempo"
 CONFIG_FILE = "tempo.yml"
 HTTP_PORT = 3200
+# Tempo's gRPC port, bound to loopback: only its own modules dial it (see _internal_grpc).
 GRPC_PORT = 9095
+LOOPBACK = "127.0.0.1"
 # Trace receivers and their upstream default ports; the collector listens on the same ones.
 RECEIVER_PORTS: dict[str, int] = {
     "otlp-grpc": 4317,
@@ -82,17 +84,38 @@ def _hours(duration: str) -> str:
     return f"{int(duration_seconds(duration) // 3600)}h"
 
 
+def _internal_grpc() -> dict[str, Any]:
+    """Where the single binary's modules reach each other over gRPC, all on loopback (Tempo v2.9.0):
+    the distributor and querier dial the ingesters and metrics-generators at their ring addresses
+    (`ingester.lifecycler.address`, `metrics_generator.ring.instance_addr`; by default the pod's
+    eth0 address, dskit ring.GetInstanceAddr) on the gRPC port; the querier's frontend worker dials
+    `querier.frontend_worker.frontend_address` (127.0.0.1:<grpc port> when empty in single binary,
+    cmd/tempo/app/modules.go initQuerier; set here so it is written down). The distributor ring
+    (global rate limits only) and the compactor ring (unsharded) are never dialed."""
+    address = f"{LOOPBACK}:{GRPC_PORT}"
+    return {
+        "ingester": {"lifecycler": {"address": LOOPBACK}},
+        "metrics_generator": {"ring": {"instance_addr": LOOPBACK}},
+        "querier": {"frontend_worker": {"frontend_address": address}},
+    }
+
+
 def render_tempo_config(settings: StackSettings, endpoints: Endpoints) -> dict[str, Any]:
     tempo = settings.traces.tempo
     limits = tempo.limits
+    internal = _internal_grpc()
     return {
         "target": "all",
         # Grafana's TraceQL streaming (search results as they come) over the HTTP port.
         "stream_over_http_enabled": True,
-        "server": {"http_listen_port": HTTP_PORT, "grpc_listen_port": GRPC_PORT, "log_level": "info"},
+        "server": {"http_listen_port": HTTP_PORT, "grpc_listen_address": LOOPBACK, "grpc_listen_port": GRPC_PORT,
+                   "log_level": "info"},
         "distributor": {"receivers": receivers()},
+        "ingester": internal["ingester"],
+        "querier": internal["querier"],
         "compactor": {"compaction": {"block_retention": _hours(tempo.retention)}},
         "metrics_generator": {
+            **internal["metrics_generator"],
             "registry": {"external_labels": {"source": "tempo", "env": settings.environment}},
             "storage": {
                 "path": f"{DATA_DIR}/generator/wal",

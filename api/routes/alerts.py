@@ -3,15 +3,17 @@ user rules this API writes)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 
-from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.auth import require_read, require_write
 from api.errors import ApiError
-from api.models import Ack, AckBody, Alert, AlertList, Deleted, Rule, RuleList, RuleWritten, Unack
-from api.rules_store import GROUP_PREFIX, AlertRuleBody, validate
+from api import rules_store as store
+from api.models import Ack, AckBody, Alert, AlertList, Rule, RuleDeleted, RuleList, RulesWritten, RuleWritten, Unack
+from api.rules_store import GROUP_PREFIX, AlertRuleBody
 
 router = APIRouter(prefix="/monitoring")
 FINGERPRINT = r"^[0-9a-f]{16}$"
@@ -97,32 +99,75 @@ async def _reload(request: Request) -> bool:
     return True
 
 
+async def _applied(request: Request, response: Response) -> dict:
+    """How the change takes effect: Prometheus reloaded now (one Docker host), or - a ConfigMap on a
+    cluster - 202 with how long until both replicas evaluate it (kubelet's refresh, then Prometheus'
+    auto-reload on the rule files' checksum)."""
+    seconds = request.app.state.rules.propagation_seconds
+    if seconds is not None:
+        response.status_code = 202
+        return {"reloaded": False, "applied_within_seconds": seconds}
+    return {"reloaded": await _reload(request), "applied_within_seconds": None}
+
+
+ACCEPTED = {202: {"description": "On a cluster: written to the user rules ConfigMap; `applied_within_seconds` says "
+                                 "how long until every Prometheus replica evaluates it"}}
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+RULE_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A Prometheus rule-group file (`groups:` of `name` and `rules`), alerting rules only",
+        "content": {kind: {"schema": {"type": "string"},
+                           "example": "groups:\n  - name: checkout\n    rules:\n      - alert: CheckoutErrorsHigh\n"
+                                      "        expr: sum(rate(http_requests_total{code=~\"5..\"}[5m])) > 1\n"
+                                      "        for: 10m\n"} for kind in YAML_TYPES},
+    },
+}
+
+
 @router.post("/alerts/rules", response_model=RuleWritten, status_code=201, dependencies=[Depends(require_write)],
-             summary="Create a user alert rule (checked as promtool checks it)")
-async def create_rule(request: Request, body: AlertRuleBody) -> RuleWritten:
-    store = request.app.state.rules
-    validate(body)
-    if store.exists(body.name):
-        raise ApiError(409, "conflict", f"user rule {body.name} exists: PUT /monitoring/alerts/rules/{body.name} changes it")
-    store.write(body)
-    return RuleWritten(id=body.name, reloaded=await _reload(request))
+             responses=ACCEPTED, summary="Create a user alert rule (checked as promtool checks it)")
+async def create_rule(request: Request, response: Response, body: AlertRuleBody) -> RuleWritten:
+    checked_by = await asyncio.to_thread(request.app.state.checker.check_body, body)
+    await request.app.state.rules.change(store.create(body))
+    return RuleWritten(id=body.name, checked_by=checked_by, **await _applied(request, response))
+
+
+@router.put("/alerts/rules", response_model=RulesWritten, dependencies=[Depends(require_write)], responses=ACCEPTED,
+            openapi_extra=RULE_FILE_BODY,
+            summary="Create or replace user alert rules from a Prometheus rule-group file (YAML); `dry_run` checks only")
+async def put_rule_file(request: Request, response: Response, dry_run: bool = Query(False)) -> RulesWritten:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in YAML_TYPES:
+        raise ApiError(415, "unsupported_media_type", f"a rule file is sent as {YAML_TYPES[0]} (got {kind or 'nothing'})")
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(422, "invalid_rule", f"body: not UTF-8 (byte {error.start})")
+    rules, checked_by = await asyncio.to_thread(request.app.state.checker.check_file, text)
+    ids = [rule.name for rule in rules]
+    if dry_run:
+        return RulesWritten(ids=ids, created=[], replaced=[], dry_run=True, checked_by=checked_by)
+    created, replaced = await request.app.state.rules.change(store.upsert(rules))
+    return RulesWritten(ids=ids, created=created, replaced=replaced, checked_by=checked_by,
+                        **await _applied(request, response))
 
 
 @router.put("/alerts/rules/{rule_id}", response_model=RuleWritten, dependencies=[Depends(require_write)],
-            summary="Replace a user alert rule")
-async def update_rule(request: Request, body: AlertRuleBody, rule_id: str = Path(..., max_length=100)) -> RuleWritten:
-    store = request.app.state.rules
-    if not store.exists(rule_id):
-        raise ApiError(404, "not_found", f"no user rule {rule_id} (only user rules can be changed here)")
+            responses=ACCEPTED, summary="Replace a user alert rule")
+async def update_rule(request: Request, response: Response, body: AlertRuleBody,
+                      rule_id: str = Path(..., max_length=100)) -> RuleWritten:
     if body.name != rule_id:
         raise ApiError(422, "invalid_rule", f"name: {body.name!r} differs from the rule id {rule_id!r}")
-    store.write(body)
-    return RuleWritten(id=rule_id, reloaded=await _reload(request))
+    checked_by = await asyncio.to_thread(request.app.state.checker.check_body, body)
+    await request.app.state.rules.change(store.replace(body))
+    return RuleWritten(id=rule_id, checked_by=checked_by, **await _applied(request, response))
 
 
-@router.delete("/alerts/rules/{rule_id}", response_model=Deleted, dependencies=[Depends(require_write)],
-               summary="Delete a user alert rule")
-async def delete_rule(request: Request, rule_id: str = Path(..., max_length=100)) -> Deleted:
-    request.app.state.rules.delete(rule_id)
-    await _reload(request)
-    return Deleted(id=rule_id)
+@router.delete("/alerts/rules/{rule_id}", response_model=RuleDeleted, dependencies=[Depends(require_write)],
+               responses=ACCEPTED, summary="Delete a user alert rule")
+async def delete_rule(request: Request, response: Response, rule_id: str = Path(..., max_length=100)) -> RuleDeleted:
+    await request.app.state.rules.change(store.remove(rule_id))
+    applied = await _applied(request, response)
+    return RuleDeleted(id=rule_id, applied_within_seconds=applied["applied_within_seconds"])

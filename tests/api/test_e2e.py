@@ -78,7 +78,9 @@ def test_rule_crud_changes_what_prometheus_evaluates(client, stack):
     rule = {"name": "ApiE2eAlwaysFiring", "expr": "vector(1)", "for": "0s", "labels": {"severity": "info"},
             "annotations": {"summary": "from the API {{ $value }}"}}
     created = client.post("/monitoring/alerts/rules", headers=WRITE, json=rule)
-    assert created.status_code == 201 and created.json() == {"id": "ApiE2eAlwaysFiring", "reloaded": True}
+    # promtool is on this machine's PATH, so `python -m api` checks with it (as the image does).
+    assert created.status_code == 201 and created.json() == {"id": "ApiE2eAlwaysFiring", "reloaded": True,
+                                                             "checked_by": "promtool", "applied_within_seconds": None}
     wait_until(lambda: (_evaluated(stack, "ApiE2eAlwaysFiring") or {}).get("state") == "firing", 20, "user rule firing")
     listed = {r["name"]: r for r in client.get("/monitoring/alerts/rules", headers=READ).json()["rules"]}
     assert listed["ApiE2eAlwaysFiring"]["user"] and listed["ApiE2eAlwaysFiring"]["id"] == "ApiE2eAlwaysFiring"
@@ -91,8 +93,19 @@ def test_rule_crud_changes_what_prometheus_evaluates(client, stack):
     wait_until(lambda: _evaluated(stack, "ApiE2eAlwaysFiring")["state"] == "inactive", 20, "changed rule inactive")
 
     bad = client.post("/monitoring/alerts/rules", headers=WRITE, json={**rule, "name": "ApiBad", "expr": "rate(x[5m"})
-    assert bad.status_code == 422 and bad.json()["error"]["message"].startswith("expr: does not parse")
+    assert bad.status_code == 422 and bad.json()["error"]["message"].startswith("expr: could not parse expression")
+    assert bad.json()["error"]["message"].endswith("(checked by promtool)")
     assert not (stack.rules_dir / "user-ApiBad.yml").exists()
+    # A rule file: each alert its own user rule, evaluated after the reload; a bad line refused by number.
+    yaml_headers = {**WRITE, "Content-Type": "application/yaml"}
+    rule_file = ("groups:\n  - name: e2e\n    rules:\n      - alert: ApiE2eFromFile\n        expr: vector(1)\n"
+                 "        labels: {severity: info}\n")
+    from_file = client.put("/monitoring/alerts/rules", headers=yaml_headers, content=rule_file)
+    assert from_file.status_code == 200 and from_file.json()["created"] == ["ApiE2eFromFile"], from_file.text
+    wait_until(lambda: (_evaluated(stack, "ApiE2eFromFile") or {}).get("state") == "firing", 20, "file rule firing")
+    refused = client.put("/monitoring/alerts/rules", headers=yaml_headers, content=rule_file.replace("vector(1)", "vector(1"))
+    assert refused.status_code == 422 and refused.json()["error"]["message"].startswith("line 5: ApiE2eFromFile.expr")
+    assert client.delete("/monitoring/alerts/rules/ApiE2eFromFile", headers=WRITE).status_code == 200
     # The rules this program renders are not the API's to change.
     assert client.delete("/monitoring/alerts/rules/Watchdog", headers=WRITE).status_code == 404
 

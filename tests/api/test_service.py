@@ -76,17 +76,35 @@ def test_signals_off_leave_their_upstreams_out():
     assert "--tempo" not in command and "--pyroscope" not in command and "--loki" in command
 
 
-def test_on_kubernetes_no_rule_writes_and_named_flows():
+def test_on_kubernetes_rules_in_one_configmap_and_named_flows():
+    """Mutations caught (by these assertions; not run against the shared files): the API given --rules-dir or a volume on a cluster, no ApiWrite, Prometheus
+    without the ConfigMap mount or the auto-reload flags, no egress to the API server."""
+    from services.api import USER_RULES_CONFIG_MAP, propagation_seconds
+    from services.spec import ApiWrite
+
     settings = _settings("kubernetes")
     specs = [*for_platform(settings, core_services(settings)).values(),
              *for_platform(settings, api_services(settings, internal_endpoints(settings), IMAGE)).values()]
     api = next(spec for spec in specs if spec.name == NAME)
+    command = " ".join(api.command)
     assert "--rules-dir" not in api.command and api.volumes == ()
+    assert f"--rules-configmap monitoring/{USER_RULES_CONFIG_MAP}" in command
+    # kubelet's refresh (120 s), Prometheus' auto-reload check (30 s), one evaluation interval.
+    from settings.types import duration_seconds
+
+    assert propagation_seconds(settings) == 120 + 30 + duration_seconds(settings.prometheus.evaluation_interval)
+    assert f"--rules-propagation-seconds {propagation_seconds(settings)}" in command
+    assert api.api_writes == (ApiWrite("configmaps", USER_RULES_CONFIG_MAP, ("get", "update", "patch")),)
     prometheus = next(spec for spec in specs if spec.name == "prometheus")
     assert "--web.enable-lifecycle" not in prometheus.command
+    assert "--enable-feature=auto-reload-config" in prometheus.command
+    mounted = next(v for v in prometheus.volumes if v.config_map == USER_RULES_CONFIG_MAP)
+    assert mounted.mount_path == USER_RULES_DIR and not mounted.stateful
+    assert f"{USER_RULES_DIR}/*.yml" in _prometheus_config(settings)["rule_files"]
     flows = {(f.source, f.destination, f.ports) for f in stack_flows(settings, specs) if NAME in (f.source, f.destination)}
     assert {(NAME, "prometheus", (9090,)), (NAME, "alertmanager", (9093,)), (NAME, "grafana", (3000,)),
-            (NAME, "loki", (3100,)), ("prometheus", NAME, (8080,)), (ANY_POD, NAME, (8080,))} <= flows
+            (NAME, "loki", (3100,)), ("prometheus", NAME, (8080,)), (ANY_POD, NAME, (8080,)),
+            (NAME, "*", (443, 6443))} <= flows
 
 
 def test_image_pins_are_the_requirements_and_its_context_is_the_package():
@@ -94,6 +112,12 @@ def test_image_pins_are_the_requirements_and_its_context_is_the_package():
     installed = dict(re.findall(r"([A-Za-z0-9_.-]+)==(\S+)", (ROOT / DOCKERFILE).read_text()))
     assert set(installed) >= {"fastapi", "uvicorn", "httpx", "prometheus-client", "PyYAML", "promql-parser"}
     assert all(pins[name] == version for name, version in installed.items()), (installed, pins)
+    # promtool (the user rules' checker) comes from the Prometheus image the stack runs.
+    from settings.images import IMAGES
+
+    dockerfile = (ROOT / DOCKERFILE).read_text()
+    assert f"FROM {IMAGES['prometheus'].image} AS prometheus" in dockerfile
+    assert "COPY --from=prometheus /bin/promtool /usr/local/bin/promtool" in dockerfile
     files = context_files()
     assert "api/__main__.py" in files and str(DOCKERFILE) in files
     assert all(f.startswith("api/") or f == str(DOCKERFILE) for f in files) and not any("__pycache__" in f for f in files)
@@ -114,6 +138,10 @@ def test_with_tls_and_auth_it_verifies_the_ca_and_signs_in_where_asked():
     command = " ".join(spec.command)
     assert "--prometheus https://prometheus:9090" in command and "--ca-file /run/secrets/ca.crt" in command
     assert "--client-auth prometheus" in command and "--client-auth alertmanager" in command
-    assert "--client-auth loki" not in command
+    # Loki, Tempo and Pyroscope through the gateway, which asks for the client user (render/gateway.py).
+    assert "--loki https://gateway:3100" in command and "--client-auth loki" in command
+    tls_only = parse_settings({"api": {"enabled": True}, "security": {"tls": {"mode": "generated"}}}, "staging")
+    plain = " ".join(api_services(tls_only, internal_endpoints(tls_only), IMAGE)[NAME].command)
+    assert "--loki https://loki:3100" in plain and "--client-auth" not in plain
     assert f"--client-user {settings.security.auth.client_user} --client-password-file /run/secrets/web_client_password" in command
     assert {s.file_name for s in spec.secret_files} >= {"ca.crt", "web_client_password", "monitoring_api_tokens"}

@@ -151,3 +151,75 @@ def test_settings_are_immutable():
 @pytest.mark.parametrize("value", ["30d", "12h", "1h30m", "500ms", "2w"])
 def test_valid_durations(value):
     assert parse_settings({"prometheus": {"retention": value}}, "s").prometheus.retention == value
+
+
+# A section with several independent cross-field problems (model validators): every one gets its line,
+# with the same wording as when it is alone.
+SEVERAL_CROSS_FIELD_PROBLEMS = [
+    (
+        # (Not min_history, whose comparison with a refused trend_window would be no second problem.)
+        {"capacity": {"trend_window": "36h", "urgent_within": "30d", "evaluation_interval": "2h"}},
+        ['monitoring:capacity.trend_window: "36h" is not a whole number of days of at least 2d (the trend is '
+         "fitted to daily peaks)",
+         'monitoring:capacity.urgent_within: "30d" is not shorter than horizon 30d',
+         'monitoring:capacity.evaluation_interval: "2h" is above 1h: the daily peaks would miss their hour'],
+    ),
+    (
+        {"loki": {"limits": {"ingestion_rate_mb": 10, "ingestion_burst_mb": 5,
+                             "per_stream_rate_limit_mb": 4, "per_stream_rate_limit_burst_mb": 2}}},
+        ["monitoring:loki.limits.ingestion_burst_mb: 5.0 is below ingestion_rate_mb 10",
+         "monitoring:loki.limits.per_stream_rate_limit_burst_mb: 2.0 is below per_stream_rate_limit_mb 4"],
+    ),
+    (
+        # The top-level section: the published API, a host port clash and a real vLLM without targets.
+        {"exposure": {"publish": ["grafana", "prometheus", "api"]}, "prometheus": {"port": 23000},
+         "exporters": {"allow_out_of_order": True, "vllm": {"mode": "real"}}},
+        ['monitoring:exposure.publish: ["grafana", "prometheus", "api"] lists api while api.enabled is false: '
+         "there is no API to publish",
+         "monitoring:prometheus.port: 23000 is already the host port of grafana; host ports must differ",
+         "monitoring:exporters.vllm.targets: [] lists no vLLM server while vllm.mode is 'real': add host:port "
+         "targets or set prometheus.targets_dir"],
+    ),
+    (
+        # One problem from each of what were three separate validators of the section.
+        {"alerting": {"disabled_rules": ["NoSuchAlert"], "escalation": {"after": "1s", "slack_channel": "#oncall"}}},
+        ['monitoring:alerting.disabled_rules[0]: "NoSuchAlert" names no alert of this stack; see docs/runbooks/ '
+         "for every alert",
+         'monitoring:alerting.escalation.slack_channel: "#oncall" needs receivers.slack to be configured',
+         'monitoring:alerting.escalation.after: "1s" is not longer than routes.critical.group_wait 5s'],
+    ),
+    (
+        {"sla": {"state_window": "6h", "outage_below": 0.9995}},
+        ['monitoring:sla.state_window: "6h" is not shorter than burn_window 6h',
+         "monitoring:sla.outage_below: 0.9995 is not below services[0].availability.objective 0.999"],
+    ),
+    (
+        {"kubernetes": {"in_cluster": True, "context": "kind", "host_namespace": "monitoring"}},
+        ['monitoring:kubernetes.context: "kind" must be unset when in_cluster is true',
+         'monitoring:kubernetes.host_namespace: "monitoring" must differ from namespace (it is not restricted)'],
+    ),
+    (
+        {"logs": {"retention_overrides": [{"selector": "level=debug", "period": "36h"}]}},
+        ['monitoring:logs.retention_overrides[0].selector: "level=debug" is not a LogQL stream selector like '
+         '{level="debug"}',
+         'monitoring:logs.retention_overrides[0].period: "36h" is not a whole number of days (Loki deletes by '
+         "24h periods)"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "lines"), SEVERAL_CROSS_FIELD_PROBLEMS,
+                         ids=[next(iter(raw)) for raw, _ in SEVERAL_CROSS_FIELD_PROBLEMS])
+def test_every_cross_field_problem_of_a_section_gets_its_line(raw, lines):
+    """Two or three independent cross-field problems in one section: exactly that many lines, each
+    naming its key, in the validator's order; no traceback.
+
+    Mutations checked (each fails this test): `cross_field` raising only the first problem found;
+    settings/errors.py formatting only the first problem of a FieldProblems; AlertingSettings stopping
+    at the first of its three checks that finds a problem (as three separate model validators would:
+    pydantic stops at the first that raises); a validator raising its FieldProblem again instead of
+    yielding it (StackSettings._consistent, CapacitySettings)."""
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, "staging")
+    assert caught.value.lines == lines
+    assert "Traceback" not in str(caught.value)

@@ -57,10 +57,12 @@ def test_every_container_is_locked_down_bounded_and_probed(prod):
                 assert set(container["resources"][kind]) == {"cpu", "memory"}, key
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
                 check = container[probe]
-                # httpGet, or behind basic auth (security.auth) the image's wget reading the header
-                # from its secret file: never a credential in the pod spec's httpHeaders.
+                # httpGet, or behind basic auth (security.auth) the image's wget (or, in the mocks'
+                # python image, urllib) reading the header from its secret file: never a credential
+                # in the pod spec's httpHeaders.
                 command = " ".join(check.get("exec", {}).get("command", []))
-                assert check.get("httpGet", {}).get("port", 0) > 0 or "$(cat /run/secrets/" in command, f"{key}: {probe}"
+                assert (check.get("httpGet", {}).get("port", 0) > 0 or "$(cat /run/secrets/" in command
+                        or "open('/run/secrets/" in command), f"{key}: {probe}"
                 assert "httpHeaders" not in check.get("httpGet", {}), f"{key}: {probe}"
             # A read-only root: the tools write only to mounted volumes (and an emptyDir /tmp).
             assert any(mount["mountPath"] == "/tmp" for mount in container["volumeMounts"]), key
@@ -75,11 +77,13 @@ def test_prometheus_and_alertmanager_are_replicated_with_stable_identities(prod)
     services = of_kind(prod, "Service")
     peers = services[f"{NAMESPACE}/{alertmanager['serviceName']}"]["spec"]
     assert peers["clusterIP"] == "None" and peers["publishNotReadyAddresses"] is True
-    assert {(p["port"], p["protocol"]) for p in peers["ports"]} >= {(9094, "TCP"), (9094, "UDP")}
+    # Gossip over mutual TLS in prod (security.tls): TCP only, Alertmanager's TLS transport opens no UDP.
+    assert {(p["port"], p["protocol"]) for p in peers["ports"] if p["port"] == 9094} == {(9094, "TCP")}
     args = containers(statefulsets[f"{NAMESPACE}/alertmanager"])[0]["args"]
     assert [a for a in args if a.startswith("--cluster.peer=")] == [
         f"--cluster.peer=alertmanager-{i}.alertmanager-peers.{NAMESPACE}.svc:9094" for i in range(3)
     ]
+    assert "--cluster.tls-config=/etc/alertmanager/cluster-tls.yml" in args
     # Grafana sticks to one Prometheus replica; nothing is exposed outside the cluster by default.
     assert services[f"{NAMESPACE}/prometheus"]["spec"]["sessionAffinity"] == "ClientIP"
     assert {service["spec"].get("type", "ClusterIP") for service in services.values()} <= {"ClusterIP", "ExternalName"}
@@ -115,9 +119,11 @@ def test_only_prometheus_and_the_collector_read_the_api_and_only_read(prod):
     assert {r for rule in roles["monitoring-prod-alloy"]["rules"] for r in rule["resources"]} == {"pods"}
     bindings = of_kind(prod, "ClusterRoleBinding")
     assert {b["subjects"][0]["name"] for b in bindings.values()} == {"prometheus", "alloy"}
+    # A token for those, and for the monitoring API, which keeps its one ConfigMap (a Role on that
+    # object alone: tests/kubernetes/test_user_rules_rbac.py).
     for key, workload in workloads(prod).items():
         mounted = workload["spec"]["template"]["spec"]["automountServiceAccountToken"]
-        assert mounted is (key.split("/")[1] in {"prometheus", "alloy"}), key
+        assert mounted is (key.split("/")[1] in {"prometheus", "alloy", "monitoring-api"}), key
         assert workload["spec"]["template"]["spec"]["serviceAccountName"] == key.split("/")[1]
 
 
@@ -192,11 +198,12 @@ def test_network_policies_deny_by_default_and_allow_exactly_the_flows(previews, 
     loki = policies[f"{NAMESPACE}/loki"]["spec"]
     sources = {rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
                for rule in loki["ingress"] if "from" in rule}
-    # The monitoring API (api.enabled in prod) reads logs too.
-    assert sources == {"prometheus", "alloy", "grafana", "monitoring-api"}
+    # With security.auth the gateway fronts Loki (render/gateway.py): Grafana and the monitoring API
+    # reach it there; Prometheus scrapes /metrics, and the collector scrapes Loki's pprof endpoints.
+    assert sources == {"prometheus", "alloy", "gateway"}
     alertmanager = policies[f"{NAMESPACE}/alertmanager"]["spec"]
     gossip = [r for r in alertmanager["ingress"] if r["ports"][0]["port"] == 9094]
-    assert {r["ports"][0]["protocol"] for r in gossip} == {"TCP", "UDP"}
+    assert {r["ports"][0]["protocol"] for r in gossip} == {"TCP"}
     for key, workload in workloads(prod).items():
         if not workload["spec"]["template"]["spec"].get("hostNetwork"):
             assert key in policies, f"{key} has no NetworkPolicy of its own"
@@ -216,3 +223,24 @@ def test_images_are_pinned_and_grafana_waits_for_its_datasources_targets(preview
     for datasource in preview.of_type("grafana:oss/dataSource:DataSource"):
         assert urn["grafana"] in datasource["dependencies"]
     assert previews["prod"].outputs["grafana_url"] == stack_settings("prod").grafana_url
+
+
+def test_internal_grpc_ports_are_not_declared(prod):
+    """Loki's, Tempo's and Pyroscope's gRPC listeners (9095) are bound to loopback and serve only the
+    pod's own modules (logs/loki.py, traces/tempo.py, profiles/pyroscope.py): no container port,
+    Service port or NetworkPolicy rule names them.
+
+    Mutation checked: a PortSpec 9095 added to Tempo's ServiceSpec."""
+    grpc = 9095
+    for name in ("loki", "tempo", "pyroscope"):
+        workload = workloads(prod)[f"{NAMESPACE}/{name}"]
+        for container in containers(workload):
+            assert grpc not in {p["containerPort"] for p in container.get("ports", [])}, name
+    for key, service in of_kind(prod, "Service").items():
+        if key.split("/")[1].split("-")[0] in ("loki", "tempo", "pyroscope"):
+            assert grpc not in {p["port"] for p in service["spec"].get("ports", [])}, key
+            assert grpc not in {p.get("targetPort") for p in service["spec"].get("ports", [])}, key
+    for key, policy in of_kind(prod, "NetworkPolicy").items():
+        for direction in ("ingress", "egress"):
+            for rule in policy["spec"].get(direction, []):
+                assert grpc not in {p.get("port") for p in rule.get("ports", [])}, (key, rule)

@@ -40,7 +40,8 @@ from tests.kubernetes.k8s_render import (
 
 VLLM_NAMESPACE = "llm"
 # Services with no metrics endpoint of their own (nginx in front of Prometheus).
-NOT_SCRAPED = {"prometheus-proxy"}
+# nginx fronts serve no metrics: the read-only proxy and the gateway (render/gateway.py).
+NOT_SCRAPED = {"prometheus-proxy", "gateway"}
 
 
 def every_exporter_settings(tls: bool = True, **prometheus):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from render.gateway import gateway_endpoints
 from services.topology import Endpoint
 from settings import StackSettings, parse_settings
 from tests.conftest import STACKS, stack_raw_config
@@ -40,4 +41,6 @@ def endpoints() -> dict[str, Endpoint]:
         "loki": Endpoint("loki", 3100),
         "alertmanager": Endpoint("alertmanager", 9093),
         "prometheus": Endpoint("prometheus", 9090),
+        # The gateway's listeners, where the collector pushes when security.auth gates Loki.
+        **gateway_endpoints(),
     }

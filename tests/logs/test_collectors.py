@@ -19,7 +19,10 @@ PUSH = "http://loki:3100/loki/api/v1/push"
 
 
 def push_url(settings) -> str:
-    """Loki's push URL: over TLS where the stack serves it (prod, security.tls)."""
+    """Loki's push URL: over TLS where the stack serves it (prod, security.tls), through the
+    gateway where security.auth gates Loki (render/gateway.py)."""
+    if settings.security.auth.enabled:
+        return PUSH.replace("http://loki", "https://gateway")
     return PUSH.replace("http://", "https://") if settings.security.tls.enabled else PUSH
 
 

@@ -101,3 +101,32 @@ def test_s3_storage_names_the_secret_only_by_variable(stack, endpoints):
     auth = {"WEB_CLIENT_PASSWORD": "web_client_password"} if settings.security.auth.enabled else {}
     assert loki_secret_env(settings) == {S3_SECRET_ENV: "loki_s3_secret_access_key", **auth}
     assert "loki_s3_secret_access_key" in [spec.key for spec in needed_secrets(settings)]
+
+
+def _values_of(document, suffixes: tuple[str, ...], path: str = "") -> dict[str, object]:
+    """Every value in `document` whose dotted key ends with one of `suffixes`."""
+    found = {}
+    if isinstance(document, dict):
+        for key, value in document.items():
+            dotted = f"{path}.{key}" if path else key
+            if key.endswith(suffixes):
+                found[dotted] = value
+            found.update(_values_of(value, suffixes, dotted))
+    return found
+
+
+def test_grpc_listens_and_is_dialed_only_on_loopback(stack, endpoints):
+    """Loki's gRPC (single binary) carries only its modules' own calls: the listener is bound to
+    127.0.0.1 (dskit `server.grpc_listen_address`), every ring and the v2 frontend advertise
+    `common.instance_addr` 127.0.0.1 (pkg/loki/config_wrapper.go v3.5.3), the frontend worker and the
+    compactor client dial the listen address (pkg/querier/worker_service.go, pkg/loki/modules.go
+    compactorAddress), and nothing overrides an address with another one.
+
+    Mutations checked: `grpc_listen_address` removed; `common.instance_addr` removed."""
+    config = render_loki_config(settings_for(stack), endpoints, 3100)
+    assert config["server"]["grpc_listen_address"] == "127.0.0.1"
+    assert config["server"]["grpc_listen_port"] == 9095
+    assert config["common"]["instance_addr"] == "127.0.0.1"
+    addresses = _values_of(config, ("instance_addr", "grpc_listen_address", "frontend_address", "scheduler_address",
+                                    "compactor_grpc_address", "advertise_addr"))
+    assert set(addresses.values()) == {"127.0.0.1"}, addresses

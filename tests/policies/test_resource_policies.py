@@ -63,6 +63,8 @@ CASES = [
     ("service-exposure", "kubernetes:core/v1:Service", {"spec": {"type": "LoadBalancer"}}, "LoadBalancer"),
     ("service-exposure", b.CONTAINER, mutate(b.docker_container, lambda p: p["ports"][0].update(ip="0.0.0.0")), "0.0.0.0"),
     ("service-exposure", b.CONTAINER, mutate(b.docker_container, lambda p: p["ports"][0].pop("ip")), "every interface"),
+    ("service-exposure", b.CONTAINER, mutate(b.docker_container, lambda p: p.update(labels=[
+        {"label": "monitoring.service", "value": "pushgateway"}])), "'pushgateway', which exposure.publish does not list"),
     ("no-plain-secrets", b.CONTAINER, mutate(b.docker_container, lambda p: p["envs"].append("GF_SECURITY_ADMIN_PASSWORD=hunter22")), "GF_SECURITY_ADMIN_PASSWORD"),
     ("no-plain-secrets", b.CONTAINER, mutate(b.docker_container, lambda p: p["labels"].append(
         {"label": "token", "value": "ghp_" + "a1B2" * 9})), "GitHub token"),
@@ -113,3 +115,63 @@ def test_allowed_service_type_and_known_secret_value_come_from_the_config():
     ini = {"data": {"grafana.ini": "admin_password = correct-horse-battery"}}
     assert violations("no-plain-secrets", "kubernetes:core/v1:ConfigMap", ini) == []
     assert violations("no-plain-secrets", "kubernetes:core/v1:ConfigMap", ini, {"secret_values": ["correct-horse-battery"]})
+
+
+def _publishing(service: str, internal: int = 3000, external: int | None = 23000) -> dict[str, Any]:
+    """A container labelled `service` with one port on the bind address (published when `external`)."""
+    return mutate(b.docker_container, lambda p: p.update(
+        labels=[{"label": "monitoring.service", "value": service}],
+        ports=[{"internal": internal, **({"external": external} if external else {}), "ip": "127.0.0.1"}]))
+
+
+# (container's monitoring.service, its internal port, pack config) that may publish
+PUBLISHING_ALLOWED = [
+    ("grafana", 3000, {}),
+    ("prometheus-proxy", 8080, {}),  # Prometheus' published side
+    ("alertmanager", 9093, {"published_services": ["alertmanager"]}),
+    ("monitoring-api", 8080, {"published_services": ["grafana", "api"]}),
+    ("loki", 3100, {}),
+    ("gateway", 3100, {"auth_enabled": True}),  # Loki's host port when security.auth gates Loki
+    ("alloy", 4317, {}),  # a trace receiver (traces.publish_receivers)
+]
+# (container's monitoring.service, its internal port, pack config, the words the violation says)
+PUBLISHING_REFUSED = [
+    ("alertmanager", 9093, {"published_services": ["grafana", "prometheus"]},
+     "'alertmanager' for 'alertmanager', which exposure.publish does not list (it lists grafana, prometheus)"),
+    ("monitoring-api", 8080, {}, "for 'api', which exposure.publish does not list"),
+    ("prometheus-proxy", 8080, {"published_services": ["grafana"]}, "for 'prometheus', which"),
+    ("prometheus", 9090, {}, "'prometheus', which is never published"),  # only through its proxy
+    ("pushgateway", 9091, {}, "for 'pushgateway', which exposure.publish does not list"),
+    ("gateway", 3100, {}, "'gateway', which is never published"),  # no gateway without security.auth
+    ("loki", 3100, {"auth_enabled": True}, "'loki', which is never published"),  # gated: the gateway publishes
+    ("alloy", 4317, {"publish_trace_receivers": False}, "for 'alloy', which exposure.publish does not list"),
+    ("alloy", 12345, {}, "for 'alloy', which exposure.publish does not list"),  # not a trace receiver
+]
+
+
+@pytest.mark.parametrize(("service", "internal", "config"), PUBLISHING_ALLOWED,
+                         ids=[f"{s}-{i}" for i, (s, *_) in enumerate(PUBLISHING_ALLOWED)])
+def test_a_service_the_stack_publishes_may_publish_its_port(service, internal, config):
+    """exposure.publish (pack config published_services), security.auth (auth_enabled) and
+    traces.publish_receivers (publish_trace_receivers) allow a container's host port.
+
+    Mutations checked (each fails this test or the refusing one below): the published-services check
+    dropped from service_exposure; the prometheus-proxy/monitoring-api aliases dropped; published_as
+    bypassed (the gateway never or always Loki's publisher); the trace-receiver allowance dropped or
+    made unconditional; ports without `external` counted."""
+    assert violations("service-exposure", b.CONTAINER, _publishing(service, internal), config) == []
+    # A port on the stack network only (no host port) is never a publication.
+    assert violations("service-exposure", b.CONTAINER, _publishing("pushgateway", 9091, None), config) == []
+
+
+@pytest.mark.parametrize(("service", "internal", "config", "says"), PUBLISHING_REFUSED,
+                         ids=[f"{s}-{i}" for i, (s, *_) in enumerate(PUBLISHING_REFUSED)])
+def test_a_service_the_stack_does_not_publish_may_not_publish_a_port(service, internal, config, says):
+    """A host port on the bind address is still a violation when its service is not published.
+
+    Mutations checked: the check removed (no violation at all); the container's own name compared
+    with exposure.publish instead of its publish entry (prometheus-proxy, monitoring-api, gateway);
+    Prometheus itself allowed; a gated Loki allowed; the receivers allowed whatever the setting."""
+    found = violations("service-exposure", b.CONTAINER, _publishing(service, internal), config)
+    assert len(found) == 1 and says in found[0], found
+    assert "port 23000 is published by" in found[0] and "Fix: " in found[0]

@@ -35,6 +35,8 @@ def test_stack_has_no_mandatory_violation(previews, stack, tmp_path):
 @pytest.mark.parametrize(("stack", "section", "setting", "value", "expected"), [
     ("prod", "monitoring:kubernetes", "service_type", "NodePort", {"allowed_service_types": ["NodePort"]}),
     ("staging", "monitoring:exposure", "bind_address", "10.0.0.5", {"bind_address": "10.0.0.5"}),
+    ("staging", "monitoring:exposure", "publish", ["grafana", "loki"], {"published_services": ["grafana", "loki"]}),
+    ("staging", "monitoring:traces", "publish_receivers", False, {"publish_trace_receivers": False}),
 ])
 def test_exposure_allowances_follow_the_stack_settings(tmp_path, stack, section, setting, value, expected):
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
@@ -44,6 +46,32 @@ def test_exposure_allowances_follow_the_stack_settings(tmp_path, stack, section,
     changed = tmp_path / f"Pulumi.{stack}.yaml"
     changed.write_text(yaml.safe_dump(document))
     assert settings_config(changed).items() >= expected.items()
+
+
+def test_published_services_follow_the_stack_settings(previews, tmp_path):
+    """The checker reads exposure.publish, security.auth.enabled and traces.publish_receivers from the
+    stack's settings: staging publishes all five services (the monitoring API too) with its trace
+    receivers and no gateway, prod authenticates. A staging preview whose settings publish less has
+    its extra host ports reported, each naming its container.
+
+    Mutations checked: settings_config not passing published_services (the catalog's default lacks
+    `api`, flagging monitoring-api on staging), auth_enabled or publish_trace_receivers; the check
+    removed from service_exposure."""
+    staging = settings_config(ROOT / "Pulumi.staging.yaml")
+    assert staging["published_services"] == ["grafana", "prometheus", "loki", "alertmanager", "api"]
+    assert (staging["auth_enabled"], staging["publish_trace_receivers"]) == (False, True)
+    assert settings_config(ROOT / "Pulumi.prod.yaml")["auth_enabled"] is True
+
+    document = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    document["config"]["monitoring:exposure"] = {"publish": ["grafana", "loki", "api"]}
+    document["config"]["monitoring:traces"]["publish_receivers"] = False
+    narrower = tmp_path / "Pulumi.staging.yaml"
+    narrower.write_text(yaml.safe_dump(document))
+    saved = tmp_path / "resources.json"
+    saved.write_text(json.dumps({"resources": previews["staging"].resources, "outputs": {}}))
+    found = check(load(saved), {**SECRET_CONFIG, **settings_config(narrower)})
+    assert sorted({f.resource for f in found if f.policy == "service-exposure"}) == [
+        "alertmanager", "alloy", "prometheus-proxy"]
 
 
 def _named(resources, type_suffix: str, name: str) -> dict[str, Any]:
@@ -75,6 +103,22 @@ def _panel_datasource(resources) -> None:
     dashboard["configJson"] = json.dumps(config)
 
 
+def _alloy_config(resources) -> dict:
+    return _named(resources, "ConfigMap", "alloy-config")["inputs"]["data"]
+
+
+def _plain_loki_push(resources) -> None:
+    data = _alloy_config(resources)
+    data["config.alloy"] = data["config.alloy"].replace("https://gateway:3100", "http://loki:3100")
+
+
+def _anonymous_profile_push(resources) -> None:
+    data = _alloy_config(resources)
+    text = data["config.alloy"]
+    start = text.index('url = "https://gateway:4040"')
+    data["config.alloy"] = text[:start] + text[start:].replace("basic_auth", "headers", 1)
+
+
 # (stack, what to plant, the policy that must catch it, the resource it must name)
 PLANTED: list[tuple[str, Callable[[list], Any], str, str]] = [
     ("staging", lambda r: _container(r, "grafana").update(image="grafana/grafana:latest"), "images-pinned", "grafana"),
@@ -82,6 +126,11 @@ PLANTED: list[tuple[str, Callable[[list], Any], str, str]] = [
     ("staging", lambda r: _container(r, "alertmanager").pop("healthcheck"), "health-checks", "alertmanager"),
     ("staging", lambda r: _container(r, "node-exporter").update(labels=[]), "host-access-exceptions", "node-exporter"),
     ("staging", lambda r: _container(r, "grafana")["ports"][0].update(ip="0.0.0.0"), "service-exposure", "grafana"),
+    # A host port on the bind address for a service exposure.publish cannot list (staging publishes all
+    # five publishable services, so the plant is on one that is never published).
+    ("staging", lambda r: _container(r, "pushgateway").update(ports=[{"internal": 9091, "external": 9091,
+                                                                      "ip": "127.0.0.1"}]),
+     "service-exposure", "pushgateway"),
     ("staging", lambda r: _container(r, "grafana")["envs"].append("GF_AUTH_ANONYMOUS_ENABLED=true"), "grafana-login", "grafana"),
     ("staging", lambda r: _container(r, "loki")["labels"].append(
         {"label": "debug", "value": f"{PLACEHOLDER}-grafana_admin_password"}), "no-plain-secrets", "loki"),
@@ -98,6 +147,13 @@ PLANTED: list[tuple[str, Callable[[list], Any], str, str]] = [
     ("prod", _first_alert_rule, "alert-rules-complete", "prometheus-config"),
     ("prod", _panel_datasource, "dashboards-use-provisioned-datasources", "node"),
     ("prod", lambda r: _named(r, "Ingress", "grafana")["inputs"]["spec"].pop("tls"), "tls-in-production", "grafana"),
+    # The gateway's datasources and the collector's pushes (render/gateway.py).
+    ("prod", lambda r: _named(r, "dataSource:DataSource", "tempo")["inputs"].update(url="http://tempo:3200"),
+     "tls-in-production", "tempo"),
+    ("prod", lambda r: _named(r, "dataSource:DataSource", "loki")["inputs"].pop("basicAuthEnabled"),
+     "tls-in-production", "loki"),
+    ("prod", _plain_loki_push, "tls-in-production", "alloy-config"),
+    ("prod", _anonymous_profile_push, "tls-in-production", "alloy-config"),
     ("prod", lambda r: _drop(r, "CronJob", "backup-loki") or _drop(r, "ConfigMap", "backup-loki-config"),
      "backups-scheduled", "loki"),
     ("prod", lambda r: _drop(r, "CronJob", "backup-tempo") or _drop(r, "ConfigMap", "backup-tempo-config"),

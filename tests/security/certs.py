@@ -56,8 +56,11 @@ class LocalCa:
     def pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
-    def issue(self, common_name: str, dns_names: list[str], ip_addresses: list[str]) -> tuple[bytes, bytes]:
-        """(certificate PEM, key PEM) of a server certificate for these names."""
+    def issue(self, common_name: str, dns_names: list[str], ip_addresses: list[str],
+              client_auth: bool = False) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM) of a server certificate for these names; with `client_auth`
+        also valid for client authentication (what render.cluster_tls.authenticates_clients says
+        the program's certificate for Alertmanager's gossip carries)."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
         names = [x509.DNSName(name) for name in dns_names] + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
@@ -70,16 +73,19 @@ class LocalCa:
             .not_valid_before(now + VALID_FROM)
             .not_valid_after(now + VALID_FOR)
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]
+                                                 + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [])),
+                           critical=False)
             .sign(self.key, hashes.SHA256())
         )
         return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
 
-    def write_service(self, directory: Path, common_name: str, dns_names: list[str], ip_addresses: list[str]) -> None:
+    def write_service(self, directory: Path, common_name: str, dns_names: list[str], ip_addresses: list[str],
+                      client_auth: bool = False) -> None:
         """tls.crt and tls.key (the file names the rendered documents use) under `directory`."""
         from render.web_config import CERT_FILE, KEY_FILE
 
-        cert, key = self.issue(common_name, dns_names, ip_addresses)
+        cert, key = self.issue(common_name, dns_names, ip_addresses, client_auth)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / CERT_FILE).write_bytes(cert)
         (directory / KEY_FILE).write_bytes(key)

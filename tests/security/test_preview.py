@@ -60,3 +60,35 @@ def test_a_docker_stack_with_tls_serves_https_and_keeps_every_credential_secret(
     # The placeholders the preview stands in for the passwords appear nowhere in plain text.
     text = json.dumps(preview.resources)
     assert "placeholder-web_client_password" not in text and "placeholder-alice" not in text
+
+
+def test_alertmanager_gossips_over_mutual_tls_with_a_client_auth_certificate(previews):
+    """The prod preview: Alertmanager's certificate alone is also valid for client authentication
+    (its peers dial each other with it), its pods get cluster-tls.yml from their ConfigMap and the CA
+    from their Secret, and its arguments read the file.
+
+    Mutations checked: `client_auth` not added to Alertmanager's allowed uses (components/certificates.py);
+    the CA secret file not added to Alertmanager (services/cluster.py); the mesh keeping UDP under TLS."""
+    resources = previews["prod"].resources
+    uses = {r["name"].removesuffix("-cert-1"): r["inputs"]["allowedUses"]
+            for r in resources if r["type"] == "tls:index/locallySignedCert:LocallySignedCert"}
+    assert "client_auth" in uses["alertmanager"] and "server_auth" in uses["alertmanager"]
+    assert [service for service, allowed in uses.items() if "client_auth" in allowed] == ["alertmanager"]
+    documents = manifests(previews["prod"])
+    secret = of_kind(documents, "Secret")[f"{NAMESPACE}/alertmanager-secrets"]
+    assert {"tls.alertmanager.crt", "tls.alertmanager.key", "tls.ca.crt"} <= set(secret["stringData"])
+    config_map = json.dumps(of_kind(documents, "ConfigMap"))
+    assert "cluster-tls.yml" in config_map and "RequireAndVerifyClientCert" in config_map
+    container = of_kind(documents, "StatefulSet")[f"{NAMESPACE}/alertmanager"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--cluster.tls-config=/etc/alertmanager/cluster-tls.yml" in container["args"]
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/etc/alertmanager/cluster-tls.yml", "/run/secrets"} <= mounts, mounts
+    volumes = of_kind(documents, "StatefulSet")[f"{NAMESPACE}/alertmanager"]["spec"]["template"]["spec"]["volumes"]
+    items = {(i["key"], i["path"]) for v in volumes if "secret" in v for i in v["secret"]["items"]}
+    assert {("tls.alertmanager.crt", "tls.crt"), ("tls.alertmanager.key", "tls.key"), ("tls.ca.crt", "ca.crt")} <= items
+    # The mesh is TCP only: Service and NetworkPolicy name no UDP 9094.
+    peers = of_kind(documents, "Service")[f"{NAMESPACE}/alertmanager-peers"]["spec"]["ports"]
+    policy = of_kind(documents, "NetworkPolicy")[f"{NAMESPACE}/alertmanager"]["spec"]
+    gossip = [p for rule in policy["ingress"] + policy["egress"] for p in rule.get("ports", []) if p.get("port") == 9094]
+    assert {(p["port"], p["protocol"]) for p in peers if p["port"] == 9094} == {(9094, "TCP")}
+    assert gossip and {p["protocol"] for p in gossip} == {"TCP"}

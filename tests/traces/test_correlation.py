@@ -59,9 +59,14 @@ def test_a_trace_id_in_a_log_line_opens_tempo_automatically():
 def test_the_stacks_declare_the_tempo_and_pyroscope_datasources(previews, stack):
     datasources = {d["inputs"]["uid"]: d["inputs"] for d in previews[stack].of_type(DATASOURCE)}
     tempo, pyroscope = datasources["tempo"], datasources["pyroscope"]
-    assert tempo["type"] == "tempo" and tempo["url"].startswith("http://tempo") and tempo["url"].endswith(":3200")
+    # Prod gates both behind the authenticating gateway (security.auth, render/gateway.py).
+    host = "https://gateway" if stack == "prod" else "http://tempo"
+    assert tempo["type"] == "tempo" and tempo["url"].startswith(host) and tempo["url"].endswith(":3200")
     assert json.loads(tempo["jsonDataEncoded"])["tracesToLogsV2"]["datasourceUid"] == "loki"
     assert pyroscope["type"] == "grafana-pyroscope-datasource" and pyroscope["url"].endswith(":4040")
-    assert json.loads(pyroscope["jsonDataEncoded"]) == pyroscope_json_data(StackSettings(environment="x"))
+    # Less the gateway's TLS fields (its CA and name) in prod.
+    pyroscope_data = {key: value for key, value in json.loads(pyroscope["jsonDataEncoded"]).items()
+                      if key not in ("tlsAuthWithCACert", "serverName")}
+    assert pyroscope_data == pyroscope_json_data(StackSettings(environment="x"))
     exemplars = json.loads(datasources["prometheus"]["jsonDataEncoded"])["exemplarTraceIdDestinations"]
     assert exemplars[0]["datasourceUid"] == "tempo"

@@ -90,6 +90,40 @@ def test_the_generator_writes_span_metrics_and_the_service_graph_to_every_promet
     assert generator["registry"]["external_labels"]["env"] == settings.environment
 
 
+@pytest.mark.parametrize("name", ["staging", "prod", "s3"])
+def test_tempo_grpc_listens_and_is_dialed_only_on_loopback(name):
+    """Tempo's gRPC carries only its own modules' calls (Tempo v2.9.0, single binary): the listener
+    is bound to 127.0.0.1, and every address the in-process clients dial is loopback - the
+    ingesters' and metrics-generators' ring addresses (by default the pod's eth0 address, dskit
+    ring.GetInstanceAddr; ListenPort = the gRPC port, cmd/tempo/app/modules.go) and the querier's
+    frontend worker address (cmd/tempo/app/modules.go initQuerier). The keys are in the inventory
+    (test_every_tempo_key_exists_in_tempo_2_9_0).
+
+    Mutations checked: `grpc_listen_address` removed; `ingester.lifecycler.address` removed (the
+    distributor would dial the pod IP, where nothing listens); `metrics_generator.ring.instance_addr`
+    removed."""
+    config = tempo(variants()[name])
+    assert config["server"]["grpc_listen_address"] == "127.0.0.1"
+    assert config["ingester"]["lifecycler"]["address"] == "127.0.0.1"
+    assert config["metrics_generator"]["ring"]["instance_addr"] == "127.0.0.1"
+    assert config["querier"]["frontend_worker"]["frontend_address"] == f"127.0.0.1:{config['server']['grpc_listen_port']}"
+    # The receivers stay on every address: they are what applications and the collector reach.
+    assert all(r["endpoint"].startswith("0.0.0.0:") for r in (
+        config["distributor"]["receivers"]["otlp"]["protocols"]["grpc"], config["distributor"]["receivers"]["zipkin"]))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pyroscope_grpc_listens_only_on_loopback(stack):
+    """Pyroscope v1.15.0's modules talk Connect over the HTTP port (every ring's ListenPort is
+    -server.http-listen-port, the frontend advertises it too): its gRPC listener serves no
+    internal client and is bound to 127.0.0.1; the HTTP port stays on every address.
+
+    Mutation checked: `grpc_listen_address` removed."""
+    server = render_pyroscope_config(stack_settings(stack))["server"]
+    assert server["grpc_listen_address"] == "127.0.0.1"
+    assert "http_listen_address" not in server
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_pyroscope_key_exists_in_pyroscope_1_15_0(stack):
     assert unknown_keys(render_pyroscope_config(stack_settings(stack)), PYROSCOPE_FIELDS) == []
