@@ -12,7 +12,9 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.fake_http import send_json, serving
 
 PATH = re.compile(r"^/api/v1/namespaces/([a-z0-9-]+)/configmaps/([a-z0-9.-]+)$")
 
@@ -92,13 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        code, document = self.fake.handle(self.command, self.path, self.headers, body)
-        payload = json.dumps(document).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, *self.fake.handle(self.command, self.path, self.headers, body))
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _answer
 
@@ -107,19 +103,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeKubernetesServer:
-    """The fake on a free port of 127.0.0.1, stopped on exit."""
+    """The fake on a free port of 127.0.0.1 (`url` once entered), stopped on exit."""
 
     def __init__(self, fake: FakeKubernetes):
-        handler = type("Handler", (_Handler,), {"fake": fake})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serving = serving(type("Handler", (_Handler,), {"fake": fake}))
+        self.url = ""
 
     def __enter__(self) -> "FakeKubernetesServer":
-        self.thread.start()
+        self.url = self._serving.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self._serving.__exit__(*exc)
