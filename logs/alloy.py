@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from logs.alloy_syntax import Block, Ref, write
+from logs.alloy_syntax import Block, Call, Ref, write
+from logs.loki import CLIENT_PASSWORD_ENV
 from logs.pipeline import LogPipeline, RelabelRule, Source, Stage, log_pipeline, plain
 from logs.promtail import POSITIONS_FILE as PROMTAIL_POSITIONS_FILE
 from profiles.alloy import gateway_client_blocks, profile_blocks
 from services.topology import Endpoints
 from render.gateway import client_url
+from render.tls_clients import requires_auth, serves_tls
+from render.web_config import CERT_FILE, KEY_FILE, SECRETS_DIR
 from settings.model import StackSettings
 from traces.alloy import trace_blocks
 
@@ -31,6 +34,9 @@ CONFIG_FILE = "config.alloy"
 STORAGE_DIR = "/var/lib/alloy-state"
 PROCESS = "pipeline"
 WRITE = "loki"
+# The environment variable holding the client user's password, which Alloy's own server checks
+# (security.auth): from the `web_client_password` secret, never in config.alloy (collector_secret_env).
+HTTP_PASSWORD_ENV = CLIENT_PASSWORD_ENV
 
 # Pipeline stage kind -> Alloy block inside `loki.process` (the rest are `stage.<kind>`).
 ALLOY_STAGE = {"labelallow": "stage.label_keep"}
@@ -164,18 +170,50 @@ def render_alloy_pipeline(pipeline: LogPipeline, settings: StackSettings, endpoi
     return write(blocks)
 
 
+def http_block(settings: StackSettings) -> list[Block]:
+    """Alloy's own server (the port of alloy_command: UI, /metrics, /-/ready, pprof) serving TLS with
+    the collector's certificate when security.tls is on, and asking every path for the client user
+    when security.auth is on; nothing (plain HTTP, Alloy's default) otherwise.
+
+    What v1.11.3 accepts and does is in logs/upstream/alloy-v1.11.3-http-block.md: `tls` covers the
+    whole port; `auth > basic` takes `password` as a `secret`, here `sys.env(...)` of a variable set
+    from the secret, so no password is in this file. The `filter` is spelled out because Alloy
+    applies its default (`authenticate_matching_paths = true`) only to a written block: an empty
+    `filter {}` would authenticate no path at all, `paths = ["/"]` authenticates every one.
+    The trace receivers (traces/alloy.py) are other listeners, untouched.
+    """
+    if not serves_tls(settings, "alloy"):
+        return []
+    blocks = [Block("tls", attributes={
+        "cert_file": f"{SECRETS_DIR}/{CERT_FILE}", "key_file": f"{SECRETS_DIR}/{KEY_FILE}", "min_version": "TLS12"})]
+    if requires_auth(settings, "alloy"):
+        blocks.append(Block("auth", blocks=[
+            Block("basic", attributes={"username": settings.security.auth.client_user,
+                                       "password": Call("sys.env", (HTTP_PASSWORD_ENV,))}),
+            Block("filter", attributes={"paths": ["/"], "authenticate_matching_paths": True}),
+        ]))
+    return [Block("http", blocks=blocks)]
+
+
+def collector_secret_env(settings: StackSettings) -> dict[str, str]:
+    """Environment variable -> secret key Alloy needs at start: the password its server checks."""
+    return {HTTP_PASSWORD_ENV: "web_client_password"} if requires_auth(settings, "alloy") else {}
+
+
 def render_alloy_config(settings: StackSettings, endpoints: Endpoints, port: int) -> str:
     """The Alloy configuration; `port` is where Alloy serves its UI, /metrics and /-/ready (see alloy_command).
 
-    The one collector: the log pipeline, then the trace pipeline (traces/alloy.py) and the profile
-    pipeline (profiles/alloy.py) when the stack runs Tempo and Pyroscope.
+    Its own server first (`http`: TLS and the client user when security.tls/auth ask), then the one
+    collector: the log pipeline, then the trace pipeline (traces/alloy.py) and the profile pipeline
+    (profiles/alloy.py) when the stack runs Tempo and Pyroscope.
     """
     signals: list[Block] = []
     if settings.runs_traces and "tempo" in endpoints:
         signals += trace_blocks(settings, endpoints)
     if settings.runs_profiles and "pyroscope" in endpoints:
         signals += profile_blocks(settings, endpoints)
-    text = render_alloy_pipeline(log_pipeline(settings), settings, endpoints)
+    server = http_block(settings)
+    text = (write(server) if server else "") + render_alloy_pipeline(log_pipeline(settings), settings, endpoints)
     return text + (write(signals) if signals else "")
 
 

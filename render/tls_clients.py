@@ -21,8 +21,9 @@ from settings.model import StackSettings
 # (grafana.ini `protocol = https`), Loki (its server's `http_tls_config`) and the nginx proxy
 # publishing Prometheus (render/prometheus_proxy.py), the monitoring API (uvicorn's
 # ssl_certfile/ssl_keyfile, services/api.py), and the gateway in front of Loki, Tempo and Pyroscope
-# (render/gateway.py; it exists only with security.auth on).
-OWN_TLS_SERVICES = ("grafana", "loki", "prometheus-proxy", "monitoring-api", "gateway")
+# (render/gateway.py; it exists only with security.auth on), and the collector Grafana Alloy (its
+# `http` block: UI, /metrics, /-/ready and pprof on its one port; logs/alloy.py `http_block`).
+OWN_TLS_SERVICES = ("grafana", "loki", "prometheus-proxy", "monitoring-api", "gateway", "alloy")
 
 # Exporters serving TLS and one basic-auth user through flags of their own (no web configuration
 # file): redis_exporter v1.88.0 (`--tls-server-cert-file`, `--basic-auth-username`, ...; services/exporters.py).
@@ -40,9 +41,15 @@ def serves_tls(settings: StackSettings, key: str) -> bool:
     return tls_on(settings) and (reads_web_config(key) or key in OWN_TLS_SERVICES or key in FLAG_TLS_EXPORTERS)
 
 
+# Services outside exporter-toolkit whose every path asks for the client user (security.auth):
+# redis_exporter (above) and Alloy (`http { auth { basic ... } }`, logs/alloy.py `http_block`).
+# Their health checks send the header from its file like the web-config servers' (services/tls.py).
+CLIENT_USER_SERVICES = (*FLAG_TLS_EXPORTERS, "alloy")
+
+
 def requires_auth(settings: StackSettings, key: str) -> bool:
-    """Basic authentication: every exporter-toolkit service, and Grafana's /metrics."""
-    return auth_on(settings) and (reads_web_config(key) or key == "grafana" or key in FLAG_TLS_EXPORTERS)
+    """Basic authentication: every exporter-toolkit service, Grafana's /metrics, redis_exporter and Alloy."""
+    return auth_on(settings) and (reads_web_config(key) or key == "grafana" or key in CLIENT_USER_SERVICES)
 
 
 def scheme(settings: StackSettings, key: str) -> str:

@@ -3,7 +3,7 @@
     python -m scripts.extract_alloy_components <git dir of grafana/alloy> v1.11.3 > logs/upstream/alloy-v1.11.3-components.json
 
 For each component page under `docs/sources/reference/components/` of the namespaces the stack uses
-(and the `logging` configuration block): its arguments (the `## Arguments` tables), every block path
+(and the `logging` and `http` configuration blocks): its arguments (the `## Arguments` tables), every block path
 of its `## Blocks` table (`a > b` nesting), and each block's arguments (the tables of the section the
 block links to, including the shared snippets a section pulls in with `docs/shared lookup=`), and
 blocks only the page's Usage example shows.
@@ -18,7 +18,8 @@ import subprocess
 import sys
 
 NAMESPACES = ("otelcol", "pyroscope", "loki", "discovery", "local")
-CONFIG_BLOCKS = ("logging",)
+# `http`: Alloy's own server (its TLS and basic auth; what its source says: alloy-v1.11.3-http-block.md).
+CONFIG_BLOCKS = ("logging", "http")
 
 
 def _git(git_dir: str, *args: str) -> str:

@@ -20,7 +20,7 @@ import posixpath
 
 from logs.alloy import CONFIG_FILE as ALLOY_CONFIG_FILE
 from logs.alloy import STORAGE_DIR as ALLOY_STORAGE_DIR
-from logs.alloy import alloy_command, render_alloy_config
+from logs.alloy import alloy_command, collector_secret_env, render_alloy_config
 from logs.pipeline import DOCKER_SOCKET
 from logs.promtail import POSITIONS_DIR, render_promtail_config
 from render.serialize import to_yaml
@@ -66,7 +66,7 @@ def host_mounts(settings: StackSettings) -> tuple[HostMount, ...]:
 
 
 def _collector(settings: StackSettings, name: str, command: tuple[str, ...], config_dir: str, config: ConfigFile,
-               volumes: tuple[VolumeSpec, ...], ready_path: str) -> ServiceSpec:
+               volumes: tuple[VolumeSpec, ...], ready_path: str, secret_env: dict[str, str] | None = None) -> ServiceSpec:
     """What both collectors share: the host paths they read, how they run, and Loki first."""
     own = getattr(settings, name)  # settings.alloy / settings.promtail: image and resources
     return ServiceSpec(
@@ -75,6 +75,7 @@ def _collector(settings: StackSettings, name: str, command: tuple[str, ...], con
         command=command,
         config_dir=config_dir,
         files=(config,),
+        secret_env=secret_env or {},
         volumes=volumes,
         host_mounts=host_mounts(settings),
         health=HttpHealthCheck(CONTAINER_PORTS[name], ready_path),
@@ -116,6 +117,8 @@ def alloy_service(settings: StackSettings, endpoints: Endpoints) -> ServiceSpec:
             VolumeSpec(PROMTAIL_POSITIONS, POSITIONS_DIR, borrowed_from="promtail"),
         ),
         ready_path="/-/ready",
+        # The password Alloy's own server checks (security.auth; logs/alloy.py `http_block`).
+        secret_env=collector_secret_env(settings),
     )
 
 

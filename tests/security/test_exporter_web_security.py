@@ -111,9 +111,10 @@ def test_the_debian_redis_exporter_serves_tls_with_the_rendered_flags(tmp_path):
         processes.start([exporter, f"--redis.addr=redis://127.0.0.1:{redis_port}",
                          f"--web.listen-address=127.0.0.1:{port}", *tls_flags], tmp_path / "exporter.log")
         context = context_for(secrets / CA_FILE, "redis-exporter")
+        # Until redis-server listens the exporter answers `redis_up 0`: wait for both, not a start order.
         status, body = wait_until(lambda: (answer := get(f"https://127.0.0.1:{port}/metrics", context))[0] == 200
-                                  and answer, 30, "redis_exporter over TLS")
-        assert b"redis_up 1" in body
+                                  and b"redis_up 1" in answer[1] and answer, 30, "redis_exporter over TLS, redis up")
+        assert status == 200 and b"redis_up 1" in body
         assert get(f"http://127.0.0.1:{port}/metrics")[0] == 400
     finally:
         processes.stop_all()

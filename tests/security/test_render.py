@@ -136,7 +136,8 @@ def test_a_user_without_a_password_is_an_error_naming_it():
 def test_every_job_reaching_a_tls_service_has_the_ca_its_name_and_the_client_user():
     value = settings(ON, exporters=EXPORTERS_ON)
     jobs = {job["job_name"]: job for job in config_of(value)["scrape_configs"]}
-    secured = {"prometheus", "alertmanager", "grafana", "node", "blackbox", "pushgateway", "blackbox-http", "vllm-mock"}
+    secured = {"prometheus", "alertmanager", "grafana", "node", "blackbox", "pushgateway", "blackbox-http", "vllm-mock",
+               "alloy"}
     for name in secured:
         assert jobs[name]["scheme"] == "https", name
         assert jobs[name]["tls_config"]["ca_file"] == "/run/secrets/ca.crt", name
@@ -146,8 +147,11 @@ def test_every_job_reaching_a_tls_service_has_the_ca_its_name_and_the_client_use
     assert jobs["loki"]["scheme"] == "https" and "basic_auth" not in jobs["loki"]
     # The mocks serve their web configuration, checked by the mock's service name.
     assert jobs["vllm-mock"]["tls_config"]["server_name"] == "mock-vllm"
-    # The collector serves plain HTTP: never a credential towards it.
-    assert "scheme" not in jobs["alloy"] and "basic_auth" not in jobs["alloy"]
+    # The collector (Alloy's `http` block) serves TLS with its certificate's name and the client user.
+    assert jobs["alloy"]["tls_config"]["server_name"] == "alloy"
+    # Promtail's own port stays plain HTTP: never a credential towards it.
+    promtail = {job["job_name"]: job for job in config_of(settings(ON, logs={"collector": "promtail"}))["scrape_configs"]}
+    assert "scheme" not in promtail["promtail"] and "basic_auth" not in promtail["promtail"]
     [alerting] = config_of(value)["alerting"]["alertmanagers"]
     assert alerting["scheme"] == "https" and alerting["basic_auth"]["username"] == "monitoring"
     assert alerting["tls_config"]["server_name"] == "alertmanager"
