@@ -52,19 +52,22 @@ def _profiling_config() -> Block:
     return Block("profiling_config", blocks=[Block(block, attributes={"enabled": True}) for block in _PROFILE_BLOCK.values()])
 
 
+def _http_client(client: dict) -> list[Block]:
+    """An Alloy HTTP client's `tls_config` and `basic_auth` blocks, from the fields of a Prometheus one."""
+    return [Block(block, attributes=client[block]) for block in ("tls_config", "basic_auth") if client.get(block)]
+
+
 def _client_blocks(settings: StackSettings, name: str) -> tuple[str, list[Block]]:
     """The scheme and the `tls_config`/`basic_auth` blocks that reach `name` as every other client of
     the stack does (its CA, the name on its certificate, the client user's password file)."""
     client = prometheus_client(settings, name)
-    blocks = [Block(block, attributes=client[block]) for block in ("tls_config", "basic_auth") if block in client]
-    return client.get("scheme", "http"), blocks
+    return client.get("scheme", "http"), _http_client(client)
 
 
 def gateway_client_blocks(settings: StackSettings, service: str) -> list[Block]:
     """An Alloy writer's `tls_config` and `basic_auth` blocks towards a service of the stack, through
     the gateway when security.auth gates it (render/gateway.py)."""
-    blocks = [Block("tls_config", attributes=tls)] if (tls := client_tls(settings, service)) else []
-    return blocks + ([Block("basic_auth", attributes=auth)] if (auth := client_basic_auth(settings, service)) else [])
+    return _http_client({"tls_config": client_tls(settings, service), "basic_auth": client_basic_auth(settings, service)})
 
 
 def _scrape(name: str, targets, settings: StackSettings, scheme: str = "http", client: list[Block] = ()) -> Block:
