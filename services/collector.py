@@ -24,7 +24,7 @@ from logs.alloy import alloy_command, collector_secret_env, render_alloy_config
 from logs.pipeline import DOCKER_SOCKET
 from logs.promtail import POSITIONS_DIR, render_promtail_config
 from render.serialize import to_yaml
-from render.gateway import GATED, endpoint_key, gated
+from render.gateway import GATED, endpoint_key, gated, runs
 from services.exceptions import LOG_COLLECTOR_ROOT
 from services.spec import ConfigFile, HostMount, HttpHealthCheck, Resources, Security, ServiceSpec, VolumeSpec
 from services.topology import CONTAINER_PORTS, Endpoints
@@ -132,7 +132,7 @@ def without_idle_collector(settings: StackSettings, endpoints: Endpoints) -> dic
     """The endpoints minus the collector this stack does not run, Tempo or Pyroscope when their
     signal is off, and the monitoring API when it is off (so nothing scrapes or sends to them)."""
     idle = {name for name in COLLECTORS if name != settings.logs.collector}
-    idle |= {name for name, runs in (("tempo", settings.runs_traces), ("pyroscope", settings.runs_profiles)) if not runs}
+    idle |= {name for name in ("tempo", "pyroscope") if not runs(settings, name)}
     # The monitoring API when it is off (settings api.enabled).
     idle |= set() if settings.api.enabled else {"monitoring-api"}
     # The gateway's listeners of the services it does not front (render/gateway.py).
